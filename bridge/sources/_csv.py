@@ -1,0 +1,63 @@
+"""Shared helpers for reading CSV exports as text, with the line number of every record."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from bridge.errors import SourceError
+
+
+def load_text(source: str | os.PathLike | bytes, name: str | None, what: str) -> tuple[str, str]:
+    """Return (display name, decoded text) of a file path or raw bytes.
+
+    A UTF-8 BOM is dropped; bytes that are not UTF-8 fall back to cp1252, the encoding
+    Excel on Windows re-saves CSVs in.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        label = name or f"<{what}>"
+        raw = bytes(source)
+    else:
+        path = Path(source)
+        label = name or str(path)
+        if not path.exists():
+            raise SourceError(f"{label}: file not found. Check the path of the {what} in the config.")
+        if path.is_dir():
+            raise SourceError(f"{label}: is a folder, not a {what} file.")
+        raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    if not text.strip():
+        raise SourceError(f"{label}: the file is empty. Export the {what} again.")
+    return label, text
+
+
+def records(text: str, label: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield (1-based line where the record starts, fields) for every CSV record."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    start = 1
+    try:
+        for row in reader:
+            yield start, row
+            start = reader.line_num + 1
+    except csv.Error as exc:  # e.g. a NUL byte or an unterminated quote at the end
+        raise SourceError(f"{label}, line {reader.line_num}: not readable as CSV ({exc}).") from None
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Make header names unique the way pandas does (`Q1`, `Q1.1`, ...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}.{seen[n]}")
+        else:
+            seen[n] = 0
+            out.append(n)
+    return out

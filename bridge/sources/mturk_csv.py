@@ -1,0 +1,138 @@
+"""Reader for the MTurk requester website's batch-results CSV ("Download CSV").
+
+Handles the file as MTurk writes it (every field quoted, data rows two fields shorter
+than the header) and as spreadsheets re-save it (no quotes, trailing empty fields).
+Every value is read as text; rewards become Decimal, times aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from bridge.errors import SourceError
+from bridge.models import Assignment, Hit, MTurkTable
+from bridge.money import AmountError, parse_amount
+from bridge.sources._csv import load_text, records, unique_names
+from bridge.sources.timefmt import parse_mturk_time
+
+REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
+STATUSES = ("Submitted", "Approved", "Rejected")
+WHAT = "MTurk batch-results CSV"
+
+
+def _int(text: str) -> int | None:
+    text = text.strip()
+    try:
+        return int(float(text)) if text else None  # "3600" or a re-saved "3600.0"
+    except ValueError:
+        return None
+
+
+def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = None) -> MTurkTable:
+    label, text = load_text(source, name, WHAT)
+    rows = records(text, label)
+    try:
+        header_line, header = next(rows)
+    except StopIteration:  # pragma: no cover - load_text refuses empty files
+        raise SourceError(f"{label}: the file is empty.") from None
+    header = [h.strip() for h in header]
+    while header and header[-1] == "":  # a re-saved file may end the header with commas
+        header.pop()
+    header = unique_names(header)
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        hint = (
+            " It looks like a Qualtrics export: point [mturk] csv at the batch-results file."
+            if "ResponseId" in header or "ResponseID" in header
+            else " Download it from the requester website (Manage → Results → Download CSV)."
+        )
+        raise SourceError(
+            f"{label}: not an {WHAT}: missing column(s) {', '.join(missing)}. "
+            f"Columns found: {', '.join(header[:12]) or '(none)'}{'…' if len(header) > 12 else ''}.{hint}"
+        )
+    col = {h: i for i, h in enumerate(header)}
+    width = len(header)
+    answer_cols = [(h[len("Answer."):], i) for h, i in col.items() if h.startswith("Answer.")]
+
+    def get(row: list[str], key: str) -> str:
+        i = col.get(key)
+        return row[i] if i is not None else ""
+
+    hits: dict[str, Hit] = {}
+    assignments: list[Assignment] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        if not any(f.strip() for f in row):
+            continue  # blank line
+        if len(row) < width:
+            row = row + [""] * (width - len(row))  # MTurk leaves out empty Approve/Reject
+        elif len(row) > width:
+            if any(f.strip() for f in row[width:]):
+                raise SourceError(
+                    f"{label}, line {line}: {len(row)} fields but the header has {width}. "
+                    "The file may have been edited by hand; download it again."
+                )
+            row = row[:width]
+        assignment_id = get(row, "AssignmentId").strip()
+        worker_id = get(row, "WorkerId").strip()
+        hit_id = get(row, "HITId").strip()
+        status = get(row, "AssignmentStatus").strip()
+        for key, value in (("AssignmentId", assignment_id), ("WorkerId", worker_id), ("HITId", hit_id)):
+            if not value:
+                raise SourceError(f"{label}, line {line}: {key} is empty. Download the batch results again.")
+        if status not in STATUSES:
+            raise SourceError(
+                f"{label}, line {line}: AssignmentStatus {status!r} for assignment {assignment_id} is not one of "
+                f"{', '.join(STATUSES)}."
+            )
+        if assignment_id in seen:
+            raise SourceError(
+                f"{label}, line {line}: AssignmentId {assignment_id} appears twice (also on line "
+                f"{seen[assignment_id]}). Remove the repeated row or download the batch results again."
+            )
+        seen[assignment_id] = line
+        if hit_id not in hits:
+            hits[hit_id] = _read_hit(label, line, hit_id, row, get)
+        assignments.append(
+            Assignment(
+                assignment_id=assignment_id,
+                worker_id=worker_id,
+                hit_id=hit_id,
+                status=status,
+                accept_time=parse_mturk_time(get(row, "AcceptTime")),
+                submit_time=parse_mturk_time(get(row, "SubmitTime")),
+                auto_approval_time=parse_mturk_time(get(row, "AutoApprovalTime")),
+                approval_time=parse_mturk_time(get(row, "ApprovalTime")),
+                rejection_time=parse_mturk_time(get(row, "RejectionTime")),
+                requester_feedback=get(row, "RequesterFeedback"),
+                work_time_seconds=_int(get(row, "WorkTimeInSeconds")),
+                answers={name: row[i] for name, i in answer_cols},
+                source_row=line,
+            )
+        )
+    return MTurkTable(source=label, hits=hits, assignments=assignments, answer_fields=[n for n, _ in answer_cols])
+
+
+def _read_hit(label: str, line: int, hit_id: str, row: list[str], get) -> Hit:
+    reward_text = get(row, "Reward").strip()
+    reward = None
+    if reward_text:
+        try:
+            reward = parse_amount(reward_text)
+        except AmountError:
+            raise SourceError(
+                f"{label}, line {line}: Reward {reward_text!r} of HIT {hit_id} is not an amount like $1.50."
+            ) from None
+    return Hit(
+        hit_id=hit_id,
+        hit_type_id=get(row, "HITTypeId").strip(),
+        title=get(row, "Title"),
+        description=get(row, "Description"),
+        keywords=get(row, "Keywords"),
+        reward=reward,
+        max_assignments=_int(get(row, "MaxAssignments")),
+        assignment_duration_seconds=_int(get(row, "AssignmentDurationInSeconds")),
+        auto_approval_delay_seconds=_int(get(row, "AutoApprovalDelayInSeconds")),
+        creation_time=parse_mturk_time(get(row, "CreationTime")),
+        expiration=parse_mturk_time(get(row, "Expiration")),
+    )
