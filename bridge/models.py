@@ -166,3 +166,4 @@ class Plan:
     hits: dict[str, Hit]
     warnings: list[str] = field(default_factory=list)
     bonus_reason: str = ""
+    survey_responses: int = 0  # every response in the export, matched or not

@@ -1,0 +1,83 @@
+"""One close-out: read both sides, match, decide, write the workbook (no money moves here)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bridge.config import Settings
+from bridge.errors import SourceError
+from bridge.match import MatchOptions, match_wave
+from bridge.models import MTurkTable, Plan, QualtricsTable
+from bridge.report import write_workbook
+from bridge.rules import build_plan
+from bridge.sources.mturk_csv import read_batch_results
+from bridge.sources.qualtrics_csv import read_qualtrics_csv
+
+
+@dataclass(slots=True)
+class CloseOut:
+    plan: Plan
+    workbook: Path
+    survey: QualtricsTable
+    mturk: MTurkTable
+
+
+def read_survey(settings: Settings) -> QualtricsTable:
+    if settings.qualtrics.csv is not None:
+        return read_qualtrics_csv(settings.resolve(settings.qualtrics.csv))
+    raise SourceError("[qualtrics] survey_id: pulling from the Qualtrics API is not available yet; use csv = \"...\".")
+
+
+def read_mturk(settings: Settings) -> MTurkTable:
+    if settings.mturk.csv is not None:
+        return read_batch_results(settings.resolve(settings.mturk.csv))
+    raise SourceError("[mturk] hit_ids: pulling from the MTurk API is not available yet; use csv = \"...\".")
+
+
+def _missing_column(source: str, key: str, name: str, have: list[str]) -> SourceError:
+    near = difflib.get_close_matches(name, have, n=1, cutoff=0.6)
+    hint = f" Did you mean {near[0]!r}?" if near else ""
+    shown = ", ".join(repr(c) for c in have[:40]) + (" …" if len(have) > 40 else "")
+    return SourceError(f"{source}: has no column {name!r} (config {key}).{hint} Its columns are: {shown}.")
+
+
+def check_columns(settings: Settings, survey: QualtricsTable, mturk: MTurkTable) -> None:
+    """Every column the config names must exist in the files; report the first missing."""
+    wanted = [("[qualtrics] code_column", settings.qualtrics.code_column)]
+    if settings.qualtrics.worker_id_column:
+        wanted.append(("[qualtrics] worker_id_column", settings.qualtrics.worker_id_column))
+    if settings.bonus.column:
+        wanted.append(("[bonus] column", settings.bonus.column))
+    for i, check in enumerate(settings.rules.attention_checks, 1):
+        wanted.append((f"[rules] attention_checks[{i}].column", check.column))
+    problems = [_missing_column(survey.source, key, name, survey.columns) for key, name in wanted if name not in survey.columns]
+    if settings.mturk.code_answer not in mturk.answer_fields and mturk.assignments:
+        problems.append(
+            _missing_column(
+                mturk.source,
+                "[mturk] code_answer",
+                f"Answer.{settings.mturk.code_answer}",
+                [f"Answer.{f}" for f in mturk.answer_fields],
+            )
+        )
+    if problems:
+        raise SourceError("\n".join(p.message for p in problems))
+
+
+def close_out(settings: Settings, now: datetime, *, workbook: Path | None = None) -> CloseOut:
+    survey = read_survey(settings)
+    mturk = read_mturk(settings)
+    check_columns(settings, survey, mturk)
+    opts = MatchOptions(
+        code_column=settings.qualtrics.code_column,
+        code_answer=settings.mturk.code_answer,
+        worker_id_column=settings.qualtrics.worker_id_column,
+        include_unfinished=settings.qualtrics.include_unfinished,
+    )
+    result = match_wave(mturk, survey, opts)
+    plan = build_plan(result, settings, mturk.hits, now)
+    path = write_workbook(plan, workbook or settings.workbook_path)
+    return CloseOut(plan=plan, workbook=path, survey=survey, mturk=mturk)

@@ -1,0 +1,287 @@
+"""The wave's TOML config (SPEC §3), validated into typed settings.
+
+Every problem is collected and reported at once (`ConfigError`); an unknown key names the
+nearest valid one. Paths are resolved relative to the config file's folder. Secrets are
+never read from here: the Qualtrics token and AWS credentials come from the environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bridge.errors import ConfigError
+from bridge.money import AmountError, parse_amount
+
+_CURRENCY = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # MTurk's CurrencyAmount pattern
+# RejectAssignment refuses these ASCII control characters in feedback (FORMATS.md).
+_BAD_FEEDBACK_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_ENTITY_ID = re.compile(r"^[A-Z0-9]+$")
+
+Policy = Literal["approve", "review", "reject"]
+
+
+def _money(value: Any, *, allow_sub_cent: bool = False) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise ValueError("must be an amount in USD such as \"1.50\"")
+    try:
+        amount = parse_amount(str(value))
+    except AmountError:
+        raise ValueError(f"{value!r} is not an amount in USD such as \"1.50\"") from None
+    if amount < 0:
+        raise ValueError("must not be negative")
+    if not allow_sub_cent and not _CURRENCY.match(str(amount)):
+        raise ValueError(f"{value!r} has more than two decimals; MTurk pays whole cents")
+    return amount
+
+
+def _feedback(value: str) -> str:
+    if len(value) > 1024:
+        raise ValueError(f"is {len(value)} characters; MTurk accepts at most 1024")
+    if _BAD_FEEDBACK_CHARS.search(value):
+        raise ValueError("contains control characters that MTurk refuses")
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class WaveSettings(_Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    reward: Decimal | None = None
+
+    @field_validator("reward", mode="before")
+    @classmethod
+    def _reward(cls, v: Any) -> Decimal | None:
+        return None if v is None else _money(v)
+
+
+class QualtricsSettings(_Section):
+    csv: Path | None = None
+    survey_id: str | None = Field(default=None, pattern=r"^SV_[A-Za-z0-9]+$")
+    datacenter: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+$")
+    base_url: str | None = Field(default=None, pattern=r"^https?://")
+    code_column: str = Field(default="Random ID", min_length=1)
+    worker_id_column: str | None = None
+    include_unfinished: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "QualtricsSettings":
+        if (self.csv is None) == (self.survey_id is None):
+            raise ValueError("give exactly one of csv = \"export.csv\" or survey_id = \"SV_...\"")
+        return self
+
+
+class MTurkSettings(_Section):
+    csv: Path | None = None
+    hit_ids: list[str] | None = None
+    code_answer: str = Field(default="surveycode", min_length=1)
+    environment: str = "sandbox"
+    profile: str | None = None
+
+    @field_validator("hit_ids")
+    @classmethod
+    def _hit_ids(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("is empty; list at least one HIT id")
+            bad = [h for h in v if not _ENTITY_ID.match(h)]
+            if bad:
+                raise ValueError(f"{', '.join(bad)}: a HIT id is upper-case letters and digits only")
+        return v
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: str) -> str:
+        if v in ("sandbox", "production") or re.match(r"^https?://", v):
+            return v
+        raise ValueError(f"{v!r} must be sandbox, production or an http://127.0.0.1:PORT endpoint")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "MTurkSettings":
+        if (self.csv is None) == (self.hit_ids is None):
+            raise ValueError("give exactly one of csv = \"batch_results.csv\" or hit_ids = [\"...\"]")
+        return self
+
+
+class AttentionCheck(_Section):
+    column: str = Field(min_length=1)
+    expected: str | list[str]
+
+    def passes(self, answer: str) -> bool:
+        wanted = [self.expected] if isinstance(self.expected, str) else self.expected
+        return answer.strip().casefold() in {w.strip().casefold() for w in wanted}
+
+
+DEFAULT_REJECT_FEEDBACK = (
+    "The completion code you entered does not match any survey response. "
+    "If you believe this is a mistake, please contact us."
+)
+
+
+class RulesSettings(_Section):
+    unmatched: Literal["review", "reject"] = "review"
+    min_duration_seconds: int | None = Field(default=None, ge=0)
+    too_fast: Policy = "review"
+    attention_checks: list[AttentionCheck] = []
+    attention_failed: Policy = "review"
+    reject_feedback: str = DEFAULT_REJECT_FEEDBACK
+    too_fast_feedback: str = "The survey was completed faster than the minimum time needed to read it."
+    attention_feedback: str = "The survey's attention check questions were not answered correctly."
+    auto_approval_warning_hours: int = Field(default=48, ge=0)
+
+    _check_feedback = field_validator("reject_feedback", "too_fast_feedback", "attention_feedback")(
+        classmethod(lambda cls, v: _feedback(v))
+    )
+
+
+class BonusSettings(_Section):
+    column: str | None = None
+    reason: str = Field(default="Bonus for your work in our study. Thank you!", min_length=1, max_length=1024)
+    max_per_worker: Decimal | None = None
+
+    @field_validator("max_per_worker", mode="before")
+    @classmethod
+    def _cap(cls, v: Any) -> Decimal | None:
+        return None if v is None else _money(v)
+
+
+class QualificationSettings(_Section):
+    prev_worker: str | None = Field(default=None, pattern=r"^[A-Z0-9]+$")
+    eligible_worker: str | None = Field(default=None, pattern=r"^[A-Z0-9]+$")
+
+
+class OutputSettings(_Section):
+    workbook: Path | None = None
+    ledger: Path | None = None
+
+
+class Settings(_Section):
+    wave: WaveSettings
+    qualtrics: QualtricsSettings
+    mturk: MTurkSettings
+    rules: RulesSettings = RulesSettings()
+    bonus: BonusSettings = BonusSettings()
+    qualifications: QualificationSettings = QualificationSettings()
+    output: OutputSettings = OutputSettings()
+
+    # Set by `load_config`, not read from the file.
+    path: Path = Path("wave.toml")
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, p: Path) -> Path:
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def workbook_path(self) -> Path:
+        if self.output.workbook is not None:
+            return self.resolve(self.output.workbook)
+        return self.resolve(Path("out") / f"{self.wave.name}-reconciliation.xlsx")
+
+    @property
+    def ledger_path(self) -> Path:
+        if self.output.ledger is not None:
+            return self.resolve(self.output.ledger)
+        return self.workbook_path.with_suffix(".ledger.sqlite")
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "wave": WaveSettings,
+    "qualtrics": QualtricsSettings,
+    "mturk": MTurkSettings,
+    "rules": RulesSettings,
+    "bonus": BonusSettings,
+    "qualifications": QualificationSettings,
+    "output": OutputSettings,
+}
+_NESTED: dict[tuple[str, str], type[BaseModel]] = {("rules", "attention_checks"): AttentionCheck}
+
+
+def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    if not loc:
+        return Settings
+    model = _SECTIONS.get(str(loc[0]))
+    if len(loc) >= 3 and (str(loc[0]), str(loc[1])) in _NESTED:
+        return _NESTED[(str(loc[0]), str(loc[1]))]
+    return model
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return "(top level)"
+    section, rest = str(loc[0]), [p for p in loc[1:]]
+    if not rest:
+        return f"[{section}]"
+    key = ""
+    for p in rest:
+        key += f"[{p + 1}]" if isinstance(p, int) else (f".{p}" if key else str(p))
+    return f"[{section}] {key}"
+
+
+def _fields(model: type[BaseModel]) -> list[str]:
+    return [name for name in model.model_fields if name != "path"]
+
+
+_PATTERN_HINTS = {
+    ("wave", "name"): "may hold only letters, digits, '.', '_' and '-' (it is part of every bonus token)",
+    ("qualtrics", "survey_id"): "is not a survey id like SV_0123456789abcde",
+    ("qualtrics", "datacenter"): "is not a data center id like iad1 or ca1",
+    ("qualtrics", "base_url"): "must start with https:// (or http:// for a local emulator)",
+    ("qualifications", "prev_worker"): "is not a qualification type id (upper-case letters and digits)",
+    ("qualifications", "eligible_worker"): "is not a qualification type id (upper-case letters and digits)",
+}
+
+
+def _problem(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        model = _model_for(loc[:-1])
+        where = _where(loc[:-1]) if len(loc) > 1 else "top level"
+        valid = [f"[{s}]" for s in _SECTIONS] if model is Settings else _fields(model) if model else []
+        target = f"[{name}]" if model is Settings else name
+        near = difflib.get_close_matches(target, valid, n=1, cutoff=0.5)
+        hint = f"; did you mean {near[0]}?" if near else f"; valid keys: {', '.join(valid)}"
+        return f"unknown key {target!r} in {where}{hint}"
+    if kind == "missing":
+        return f"{_where(loc)} is required"
+    msg = err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    if kind == "literal_error":
+        got = err.get("input")
+        msg = f"{msg} (got {got!r})"
+    elif kind == "string_pattern_mismatch":
+        hint = _PATTERN_HINTS.get(tuple(str(p) for p in loc), "does not have the expected form")
+        msg = f"{err.get('input')!r} {hint}"
+    return f"{_where(loc)}: {msg}"
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and validate a wave config; raise `ConfigError` listing every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(path, ["file not found; copy templates/wave.toml and edit it"])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, ["not a UTF-8 text file"]) from None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = list(dict.fromkeys(_problem(e) for e in exc.errors()))
+        raise ConfigError(path, problems) from None
+    settings.path = path.resolve()
+    return settings

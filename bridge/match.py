@@ -1,0 +1,230 @@
+"""Join MTurk assignments to survey responses on the completion code (pure: no I/O).
+
+Kinds (SPEC §3): `exact` (the same text), `normalized` (equal after trimming whitespace,
+ignoring case and inner spaces), `near_miss` (one edit away, a code Excel turned into
+`4.82E+06`, or one that lost its leading zeros: always sent to a person with the candidate
+named), `none`. Flags: `code_shared` (one code submitted by several assignments),
+`duplicate_response` (one code or one worker behind several finished responses: the first
+is used), `worker_mismatch` (the response's worker id is not the assignment's).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from bridge.models import Match, MatchKind, MTurkTable, QualtricsTable, Response
+
+# Survey rows that are not participants' work (labels, after numeric codes are mapped).
+IGNORED_STATUSES = frozenset(
+    {"Survey Preview", "Survey Test", "Spam", "Survey Preview Spam", "Imported Spam", "Offline Survey Preview"}
+)
+_SCI = re.compile(r"^([0-9]+)(?:\.([0-9]+))?E\+?([0-9]+)$", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(code: str) -> str:
+    return _SPACES.sub("", unicodedata.normalize("NFKC", code)).casefold()
+
+
+@dataclass(slots=True)
+class MatchOptions:
+    code_column: str
+    code_answer: str
+    worker_id_column: str | None = None
+    include_unfinished: bool = False
+
+
+@dataclass(slots=True)
+class MatchResult:
+    matches: list[Match]
+    # Responses no assignment was matched to, with why (e.g. "ignored_status", "unfinished").
+    unmatched: list[tuple[Response, list[str]]] = field(default_factory=list)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True when b is one insertion, deletion, substitution or adjacent swap from a."""
+    if a == b:
+        return False
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    if la > lb:
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1 :]
+
+
+def _deletions(code: str) -> set[str]:
+    return {code[:i] + code[i + 1 :] for i in range(len(code))}
+
+
+def _excel_number_candidates(submitted: str, codes: dict[str, list[Response]]) -> list[str]:
+    """Codes that Excel could have turned into `submitted` (`4.82E+06`, `4820000.0`)."""
+    s = submitted.strip()
+    m = _SCI.match(s)
+    out = []
+    if m:
+        whole, frac, exp = m.group(1), m.group(2) or "", int(m.group(3))
+        digits = len(whole) + len(frac)
+        try:
+            target = Decimal(s.upper())
+        except InvalidOperation:  # pragma: no cover - the pattern already excludes these
+            return []
+        for code in codes:
+            if code.isdigit() and len(code) == exp + len(whole):
+                # Round the code to as many significant digits as Excel showed.
+                shown = Decimal(code).scaleb(-exp).quantize(Decimal(1).scaleb(-(digits - len(whole))))
+                if shown.scaleb(exp) == target:
+                    out.append(code)
+    elif re.fullmatch(r"[0-9]+\.0+", s):
+        base = s.split(".")[0]
+        out = [c for c in codes if c == base]
+    return out
+
+
+class _NearMissIndex:
+    """Finds codes one edit away without comparing against every code (deletion index)."""
+
+    def __init__(self, codes: dict[str, list[Response]]):
+        self.codes = codes
+        self.by_deletion: dict[str, list[str]] = defaultdict(list)
+        self.by_stripped: dict[str, list[str]] = defaultdict(list)
+        for code in codes:
+            for d in _deletions(code):
+                self.by_deletion[d].append(code)
+            if code.isdigit():
+                self.by_stripped[code.lstrip("0")].append(code)
+
+    def candidates(self, submitted: str) -> list[str]:
+        found: dict[str, None] = {}
+        probes = _deletions(submitted) | {submitted}
+        for probe in probes:
+            if probe in self.codes:
+                found.setdefault(probe)
+            for code in self.by_deletion.get(probe, ()):
+                found.setdefault(code)
+        hits = [c for c in found if _one_edit_apart(submitted, c)]
+        if submitted.isdigit():
+            hits += [c for c in self.by_stripped.get(submitted.lstrip("0"), ()) if c != submitted]
+        hits += _excel_number_candidates(submitted, self.codes)
+        return list(dict.fromkeys(hits))
+
+
+def match_wave(mturk: MTurkTable, survey: QualtricsTable, opts: MatchOptions) -> MatchResult:
+    unmatched_why: dict[str, list[str]] = {}
+    eligible: list[Response] = []
+    unfinished_by_code: dict[str, list[Response]] = defaultdict(list)
+    for r in survey.responses:
+        if r.status in IGNORED_STATUSES:
+            unmatched_why[r.response_id] = [f"ignored_status:{r.status}"]
+        elif r.finished is not True and not opts.include_unfinished:
+            unmatched_why[r.response_id] = ["unfinished"]
+            unfinished_by_code[normalize(r.fields.get(opts.code_column, ""))].append(r)
+        else:
+            eligible.append(r)
+
+    # Index eligible responses by normalized code; a code behind several responses uses
+    # the first (in export order) and flags the rest.
+    by_code: dict[str, list[Response]] = defaultdict(list)
+    for r in eligible:
+        code = normalize(r.fields.get(opts.code_column, ""))
+        if code:
+            by_code[code].append(r)
+        else:
+            unmatched_why[r.response_id] = ["no_code"]
+    by_worker: dict[str, list[Response]] = defaultdict(list)
+    if opts.worker_id_column:
+        for r in eligible:
+            wid = r.fields.get(opts.worker_id_column, "").strip()
+            if wid:
+                by_worker[wid.upper()].append(r)
+
+    submitted = [(a, a.answers.get(opts.code_answer, "")) for a in mturk.assignments]
+    code_counts: dict[str, int] = defaultdict(int)
+    for _, code in submitted:
+        if normalize(code):
+            code_counts[normalize(code)] += 1
+
+    matches: list[Match] = []
+    used: set[str] = set()
+    pending_near: list[Match] = []
+    for a, raw in submitted:
+        code = normalize(raw)
+        m = Match(assignment=a, submitted_code=raw, kind=MatchKind.NONE)
+        if "answer_unreadable" in a.flags:
+            m.reasons.append("answer_unreadable")
+        if not code:
+            m.reasons.append("unmatched")
+            m.notes.append(f"no code in Answer.{opts.code_answer}")
+        elif code in by_code:
+            responses = by_code[code]
+            worker_responses = by_worker.get(a.worker_id.upper(), [])
+            first = responses[0]
+            if len(worker_responses) > 1 and first in worker_responses:
+                first = worker_responses[0]  # the worker's first finished response
+            m.response = first
+            m.kind = MatchKind.EXACT if raw == first.fields.get(opts.code_column, "") else MatchKind.NORMALIZED
+            others = [r for r in dict.fromkeys(responses + worker_responses) if r is not first]
+            if others:
+                m.reasons.append("duplicate_response")
+                m.notes.append("other responses: " + ", ".join(r.response_id for r in others))
+            if code_counts[code] > 1:
+                m.reasons.append("code_shared")
+                m.notes.append(f"code submitted by {code_counts[code]} assignments")
+            if opts.worker_id_column:
+                wid = first.fields.get(opts.worker_id_column, "").strip()
+                if wid and wid.upper() != a.worker_id.upper():
+                    m.reasons.append("worker_mismatch")
+                    m.notes.append(f"response {first.response_id} was recorded for worker {wid}")
+            used.add(first.response_id)
+        else:
+            pending_near.append(m)
+        matches.append(m)
+
+    # Near misses are looked for among responses nobody matched exactly.
+    if pending_near:
+        free: dict[str, list[Response]] = {
+            c: rs for c, rs in by_code.items() if not any(r.response_id in used for r in rs)
+        }
+        index = _NearMissIndex(free)
+        for m in pending_near:
+            code = normalize(m.submitted_code)
+            cands = index.candidates(code)
+            if cands:
+                m.kind = MatchKind.NEAR_MISS
+                m.candidate = free[cands[0]][0]
+                m.reasons.append("near_miss")
+                named = ", ".join(f"{free[c][0].response_id} (code {free[c][0].fields.get(opts.code_column, '')})" for c in cands[:3])
+                m.notes.append(f"near miss of {named}")
+            else:
+                m.reasons.append("unmatched")
+                if code in unfinished_by_code:
+                    ids = ", ".join(r.response_id for r in unfinished_by_code[code])
+                    m.notes.append(f"code belongs to unfinished response {ids}")
+
+    near_ids = {m.candidate.response_id for m in matches if m.candidate is not None}
+    unmatched: list[tuple[Response, list[str]]] = []
+    for r in survey.responses:
+        if r.response_id in used:
+            continue
+        why = list(unmatched_why.get(r.response_id, []))
+        if not why:
+            code = normalize(r.fields.get(opts.code_column, ""))
+            if by_code.get(code, [r])[0] is not r or (
+                opts.worker_id_column and len(by_worker.get(r.fields.get(opts.worker_id_column, "").strip().upper(), [])) > 1
+            ):
+                why.append("duplicate_response")
+            why.append("near_miss_candidate" if r.response_id in near_ids else "no_assignment")
+        unmatched.append((r, why))
+    return MatchResult(matches=matches, unmatched=unmatched)

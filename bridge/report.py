@@ -1,0 +1,160 @@
+"""The reconciliation workbook (SPEC §4), written with openpyxl in write-only mode.
+
+IDs and codes are written as text cells. Text from survey answers or workers that starts
+with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so no spreadsheet runs it as a
+formula. The file is written next to its destination and moved into place, so a failure
+never leaves half a workbook.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from bridge.cost import plan_cost
+from bridge.errors import InputError
+from bridge.models import Decision, MatchKind, Plan
+from bridge.money import fmt, to_cents
+
+MINIMUM_WAGE = Decimal("7.25")  # US federal minimum wage, USD per hour
+
+DECISION_COLUMNS = [
+    "AssignmentId", "WorkerId", "HITId", "SubmittedCode", "ResponseId", "Match", "Decision", "Bonus",
+    "Reasons", "Feedback", "MTurkStatus", "Reward", "DurationSeconds", "AutoApprovalTime", "Notes",
+]
+UNMATCHED_COLUMNS = ["ResponseId", "Code", "WorkerId", "Finished", "DurationSeconds", "Reasons"]
+QUALIFICATION_COLUMNS = ["WorkerId", "QualificationTypeId", "Action", "Value", "Role"]
+LOG_COLUMNS = ["Action", "AssignmentId", "WorkerId", "Amount", "Status", "Detail", "At"]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe(text: str) -> str:
+    """Neutralise text that a spreadsheet would run as a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    action: str
+    assignment_id: str
+    worker_id: str
+    amount: str
+    status: str
+    detail: str
+    at: str
+
+
+def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str, object]], list[str]]:
+    """(Item, Value) rows of the Summary sheet and the warnings (plan's plus wage)."""
+    cost = plan_cost(plan)
+    counts = Counter(d.decision for d in plan.decisions)
+    kinds = Counter(d.match for d in plan.decisions)
+    minutes = [d.duration_seconds / 60 for d in plan.decisions if d.duration_seconds is not None]
+    median_minutes = statistics.median(minutes) if minutes else None
+    warnings = list(plan.warnings)
+    wage = None
+    pays = [
+        (d.reward or Decimal(0)) + (d.bonus or Decimal(0))
+        for d in plan.decisions
+        if d.decision is Decision.APPROVE and d.reward is not None
+    ]
+    if pays and median_minutes:
+        wage = to_cents(statistics.median(pays) / Decimal(str(median_minutes)) * 60)
+        if wage < MINIMUM_WAGE:
+            warnings.append(
+                f"Effective hourly wage {wage} USD is below the US federal minimum wage of {MINIMUM_WAGE} USD/hour "
+                f"(median survey time {median_minutes:.1f} minutes)."
+            )
+    rows: list[tuple[str, object]] = [
+        ("Wave", plan.wave),
+        ("Environment", plan.environment),
+        ("Computed at (UTC)", plan.now.strftime("%Y-%m-%d %H:%M:%S")),
+        ("Submissions (assignments)", len(plan.decisions)),
+        ("Matched", kinds[MatchKind.EXACT] + kinds[MatchKind.NORMALIZED]),
+        ("Matched exactly", kinds[MatchKind.EXACT]),
+        ("Matched after normalizing", kinds[MatchKind.NORMALIZED]),
+        ("Near misses", kinds[MatchKind.NEAR_MISS]),
+        ("Unmatched", kinds[MatchKind.NONE]),
+        ("Approve", counts[Decision.APPROVE]),
+        ("Reject", counts[Decision.REJECT]),
+        ("Review", counts[Decision.REVIEW]),
+        ("Already decided on MTurk (not sent again)", sum(d.status != "Submitted" for d in plan.decisions)),
+        ("Survey responses", plan.survey_responses),
+        ("Survey responses not matched", len(plan.unmatched_responses)),
+        ("Approvals to send", cost.approvals),
+        ("Rewards to pay (USD)", fmt(cost.rewards)),
+        ("Bonuses to pay", cost.bonuses_count),
+        ("Bonus total (USD)", fmt(cost.bonuses)),
+        ("MTurk fees (USD)", fmt(cost.fees)),
+        ("Total cost (USD)", fmt(cost.total)),
+        ("Account balance (USD)", balance if balance is not None else "not checked (dry run)"),
+        ("Median survey minutes", round(median_minutes, 1) if median_minutes is not None else ""),
+        ("Effective hourly wage (USD)", fmt(wage) if wage is not None else ""),
+        ("Qualification grants", len(plan.qualifications)),
+    ]
+    if cost.unknown_rewards:
+        rows.append(("Approvals with unknown reward (not in cost)", cost.unknown_rewards))
+    rows.append(("Warnings", len(warnings)))
+    return rows, warnings
+
+
+def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: list[LogRow] | None = None) -> Path:
+    rows, warnings = summary_rows(plan, balance)
+    wb = Workbook(write_only=True)
+
+    ws = wb.create_sheet("Summary")
+    ws.append(["Item", "Value"])
+    for item, value in rows:
+        ws.append([item, value])
+    for w in warnings:
+        ws.append(["Warning", w])
+
+    ws = wb.create_sheet("Decisions")
+    ws.append(DECISION_COLUMNS)
+    for d in plan.decisions:
+        ws.append([
+            d.assignment_id, d.worker_id, d.hit_id, safe(d.submitted_code), d.response_id, d.match.value,
+            d.decision.value, fmt(d.bonus), ";".join(d.reasons), safe(d.feedback), d.status, fmt(d.reward),
+            d.duration_seconds, d.auto_approval_time.strftime("%Y-%m-%d %H:%M:%S") if d.auto_approval_time else "",
+            safe("; ".join(d.notes)),
+        ])
+
+    ws = wb.create_sheet("Unmatched responses")
+    ws.append(UNMATCHED_COLUMNS)
+    for u in plan.unmatched_responses:
+        finished = "" if u.finished is None else ("True" if u.finished else "False")
+        ws.append([safe(u.response_id), safe(u.code), safe(u.worker_id), finished, u.duration_seconds, ";".join(u.reasons)])
+
+    ws = wb.create_sheet("Qualifications")
+    ws.append(QUALIFICATION_COLUMNS)
+    for q in plan.qualifications:
+        ws.append([q.worker_id, q.qualification_type_id, q.action, q.value, q.role])
+
+    ws = wb.create_sheet("Log")
+    ws.append(LOG_COLUMNS)
+    for r in log or []:
+        ws.append([r.action, r.assignment_id, r.worker_id, r.amount, r.status, safe(r.detail), r.at])
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx.tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            wb.save(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except PermissionError:
+        raise InputError(f"{path}: cannot write the workbook (is it open in Excel?). Close it and run again.") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the workbook: {exc.strerror}.") from None
+    return path
