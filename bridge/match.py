@@ -169,13 +169,14 @@ def match_wave(mturk: MTurkTable, survey: QualtricsTable, opts: MatchOptions) ->
             m.notes.append(f"no code in Answer.{opts.code_answer}")
         elif code in by_code:
             responses = by_code[code]
+            by_this_code = responses[0]
+            m.kind = MatchKind.EXACT if raw == by_this_code.fields.get(opts.code_column, "") else MatchKind.NORMALIZED
             worker_responses = by_worker.get(a.worker_id.upper(), [])
-            first = responses[0]
-            if len(worker_responses) > 1 and first in worker_responses:
+            first = by_this_code
+            if len(worker_responses) > 1 and any(r is first for r in worker_responses):
                 first = worker_responses[0]  # the worker's first finished response
             m.response = first
-            m.kind = MatchKind.EXACT if raw == first.fields.get(opts.code_column, "") else MatchKind.NORMALIZED
-            others = [r for r in dict.fromkeys(responses + worker_responses) if r is not first]
+            others = list({r.response_id: r for r in responses + worker_responses if r is not first}.values())
             if others:
                 m.reasons.append("duplicate_response")
                 m.notes.append("other responses: " + ", ".join(r.response_id for r in others))

@@ -128,6 +128,18 @@ class HitRecord:
     qualification_requirements: list[dict] = field(default_factory=list)
     review_status: str = "NotReviewed"
 
+    def type_properties(self) -> dict:
+        """The HIT-type part, as CreateHITWithHITType reuses it."""
+        return {
+            "Title": self.title,
+            "Description": self.description,
+            "Keywords": self.keywords,
+            "Reward": f"{self.reward:.2f}",
+            "AssignmentDurationInSeconds": self.assignment_duration_seconds,
+            "AutoApprovalDelayInSeconds": self.auto_approval_delay_seconds,
+            "QualificationRequirements": self.qualification_requirements,
+        }
+
     @property
     def masters(self) -> bool:
         return any(q.get("QualificationTypeId") in MASTERS_QUALIFICATION_IDS for q in self.qualification_requirements)
@@ -204,7 +216,7 @@ class MTurkState:
         self.fees_charged = ZERO
         self.rewards_paid = ZERO
         self.hits: dict[str, HitRecord] = {}
-        self.hit_types: dict[str, dict] = {}
+        self.hit_types: dict[str, dict] = {}  # HITTypeId -> its properties
         self.assignments: dict[str, AssignmentRecord] = {}
         self.assignments_by_hit: dict[str, list[str]] = {}
         self.bonuses: list[BonusRecord] = []
@@ -424,7 +436,7 @@ class MTurkState:
             raise ValueError(f"HIT {hit.hit_id} already exists")
         self.hits[hit.hit_id] = hit
         self.assignments_by_hit.setdefault(hit.hit_id, [])
-        self.hit_types.setdefault(hit.hit_type_id, {})
+        self.hit_types.setdefault(hit.hit_type_id, hit.type_properties())
         return hit
 
     def add_assignment(self, a: AssignmentRecord) -> AssignmentRecord:
