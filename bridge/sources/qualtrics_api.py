@@ -83,7 +83,7 @@ def resolve_base_url(datacenter: str | None, base_url: str | None, env: Mapping[
 
 
 def _error_text(resp: requests.Response, token: str) -> str:
-    """The `meta.error.errorMessage` of a Qualtrics error envelope, if any."""
+    """': <errorMessage> [<errorCode>]' from a Qualtrics error envelope, or ''."""
     try:
         err = resp.json()["meta"]["error"]
         text = f"{err.get('errorMessage', '')}".strip()
@@ -91,6 +91,7 @@ def _error_text(resp: requests.Response, token: str) -> str:
     except (ValueError, KeyError, TypeError, AttributeError):
         return ""
     text = f"{text} [{code}]" if code else text
+    text = f": {text}" if text else ""
     return text.replace(token, "***") if token else text
 
 
@@ -155,6 +156,10 @@ class _Client:
                     allow_redirects=False,
                     **kwargs,
                 )
+            except requests.exceptions.InvalidHeader:
+                reason, retry = "token", False
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+                reason, retry = "url", False
             except requests.exceptions.SSLError:
                 reason, retry = "TLS error", False
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -166,6 +171,10 @@ class _Client:
             # holds the request and its headers) is not even kept as __context__.
             if reason is not None:
                 faults += 1
+                if reason == "token":
+                    raise SourceError("The Qualtrics API token is not usable in an HTTP header (spaces or line breaks?); copy it again into QUALTRICS_API_KEY.")
+                if reason == "url":
+                    raise SourceError(f"The Qualtrics base URL {self.base!r} is not a usable URL; check base_url / datacenter.")
                 if not retry or faults > MAX_FAULTS:
                     raise SourceError(
                         f"Could not reach Qualtrics at {self.host} while {what} for survey {self.survey_id} "
@@ -196,8 +205,8 @@ class _Client:
                 faults += 1
                 if faults > MAX_FAULTS:
                     raise SourceError(
-                        f"Qualtrics at {self.host} answered HTTP {status}{f' ({detail})' if detail else ''} while {what} "
-                        f"for survey {self.survey_id}, {faults} times in a row; the service may be down: try again later."
+                        f"Qualtrics at {self.host} kept failing while {what} for survey {self.survey_id} "
+                        f"(HTTP {status}{detail}, {faults} times in a row); the service may be down: try again later."
                     )
                 log.debug("%s %s: HTTP %d, retrying", method, what, status)
                 self.wait(delay, what)
@@ -206,32 +215,31 @@ class _Client:
             raise self.client_error(status, detail, what)
 
     def client_error(self, status: int, detail: str, what: str) -> SourceError:
-        why = f" ({detail})" if detail else ""
         if status == 401:
             return SourceError(
-                f"Qualtrics at {self.host} rejected the API token (HTTP 401{why}) while {what} for survey "
+                f"Qualtrics at {self.host} rejected the API token (HTTP 401{detail}) while {what} for survey "
                 f"{self.survey_id}; check QUALTRICS_API_KEY, and that the token belongs to this datacenter."
             )
         if status == 403:
             return SourceError(
-                f"Qualtrics at {self.host} refused access to survey {self.survey_id} (HTTP 403{why}); the token's "
+                f"Qualtrics at {self.host} refused access to survey {self.survey_id} (HTTP 403{detail}); the token's "
                 "account needs permission to export its responses (ask the survey owner to share it)."
             )
         if status == 404 and what == "starting the export":
             return SourceError(
-                f"Qualtrics at {self.host} has no survey {self.survey_id} (HTTP 404{why}); check survey_id in the "
+                f"Qualtrics at {self.host} has no survey {self.survey_id} (HTTP 404{detail}); check survey_id in the "
                 "config and that the host / datacenter is the one the survey lives on."
             )
         if status == 404:
             return SourceError(
-                f"Qualtrics at {self.host} lost the export of survey {self.survey_id} (HTTP 404{why} while {what}); run again."
+                f"Qualtrics at {self.host} lost the export of survey {self.survey_id} while {what} (HTTP 404{detail}); run again."
             )
         if 300 <= status < 400:
             return SourceError(
                 f"Qualtrics at {self.host} answered a redirect (HTTP {status}) while {what} for survey "
                 f"{self.survey_id}; the token is not sent on redirects: set base_url to the host the survey lives on."
             )
-        return SourceError(f"Qualtrics at {self.host} answered HTTP {status}{why} while {what} for survey {self.survey_id}.")
+        return SourceError(f"Qualtrics at {self.host} refused the request while {what} for survey {self.survey_id} (HTTP {status}{detail}).")
 
     def result(self, resp: requests.Response, what: str) -> dict:
         try:

@@ -1,0 +1,92 @@
+"""Config: every problem at once, nearest valid key, typed values, paths relative to the file."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bridge.config import load_config
+from bridge.errors import ConfigError
+
+BASE = """
+[wave]
+name = "wave-3"
+[qualtrics]
+csv = "exports/wave3.csv"
+[mturk]
+csv = "exports/batch.csv"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "wave.toml"
+    p.write_text(text)
+    return p
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert str(tmp_path / "wave.toml") in str(info.value)
+    return info.value.problems
+
+
+def test_minimal_config_and_defaults(tmp_path):
+    s = load_config(write(tmp_path, BASE))
+    assert s.wave.name == "wave-3" and s.wave.reward is None
+    assert s.qualtrics.code_column == "Random ID" and s.mturk.code_answer == "surveycode"
+    assert s.mturk.environment == "sandbox" and s.rules.unmatched == "review"
+    assert s.resolve(s.qualtrics.csv) == tmp_path / "exports" / "wave3.csv"
+    assert s.workbook_path == tmp_path / "out" / "wave-3-reconciliation.xlsx"
+    assert s.ledger_path == tmp_path / "out" / "wave-3-reconciliation.ledger.sqlite"
+
+
+def test_template_is_valid():
+    s = load_config(Path(__file__).resolve().parents[1] / "templates" / "wave.toml")
+    assert s.bonus.max_per_worker == Decimal("5.00") and s.rules.attention_checks[0].column == "Q7"
+
+
+def test_sample_config_is_valid():
+    load_config(Path(__file__).resolve().parents[1] / "sample_data" / "wave.toml")
+
+
+def test_money_is_decimal(tmp_path):
+    s = load_config(write(tmp_path, BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "$1.50"')
+                          + '[bonus]\ncolumn = "b"\nmax_per_worker = 5\n'))
+    assert s.wave.reward == Decimal("1.50") and isinstance(s.bonus.max_per_worker, Decimal)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (BASE + "[rules]\ntoo_fats = 'review'\n", "unknown key 'too_fats' in [rules]; did you mean too_fast?"),
+        (BASE + "[bonuss]\n", "unknown key '[bonuss]' in top level; did you mean [bonus]?"),
+        (BASE + "[rules]\nattention_checks = [{column='Q7', expectd='Blue'}]\n", "did you mean expected?"),
+        (BASE.replace('name = "wave-3"', ""), "[wave] name is required"),
+        (BASE + "[rules]\ntoo_fast = 'maybe'\n", "[rules] too_fast: Input should be 'approve', 'review' or 'reject' (got 'maybe')"),
+        (BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "1.505"'), "more than two decimals"),
+        (BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "-1"'), "must not be negative"),
+        (BASE.replace('name = "wave-3"', 'name = "wave 3"'), "part of every bonus token"),
+        (BASE.replace('csv = "exports/batch.csv"', 'csv = "b.csv"\nhit_ids = ["3ABC"]'), "exactly one of csv"),
+        (BASE.replace('csv = "exports/batch.csv"', 'hit_ids = ["3abc"]'), "upper-case letters and digits"),
+        (BASE + "[mturk]\n", "not valid TOML"),
+        (BASE.replace('csv = "exports/batch.csv"', 'csv = "b.csv"\nenvironment = "prod"'), "sandbox, production or"),
+        (BASE + '[rules]\nreject_feedback = "x\\u0001"\n', "control characters"),
+        (BASE + "[rules]\nreject_feedback = '" + "x" * 1025 + "'\n", "at most 1024"),
+        (BASE + "[qualifications]\nprev_worker = 'abc'\n", "not a qualification type id"),
+    ],
+)
+def test_problems_are_named(tmp_path, text, expected):
+    assert any(expected in p for p in problems(tmp_path, text)), problems(tmp_path, text)
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    text = BASE.replace('name = "wave-3"', 'name = "wave 3"') + "[rules]\ntoo_fast = 'x'\nunmatch = 'reject'\n"
+    assert len(problems(tmp_path, text)) == 3
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found; copy templates/wave.toml"):
+        load_config(tmp_path / "nope.toml")
