@@ -30,14 +30,20 @@ DECISION_COLUMNS = [
     "Reasons", "Feedback", "MTurkStatus", "Reward", "DurationSeconds", "AutoApprovalTime", "Notes",
 ]
 UNMATCHED_COLUMNS = ["ResponseId", "Code", "WorkerId", "Finished", "DurationSeconds", "Reasons"]
-QUALIFICATION_COLUMNS = ["WorkerId", "QualificationTypeId", "Action", "Value", "Role"]
+QUALIFICATION_COLUMNS = ["WorkerId", "QualificationTypeId", "Action", "Value"]
 LOG_COLUMNS = ["Action", "AssignmentId", "WorkerId", "Amount", "Status", "Detail", "At"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe(text: str) -> str:
-    """Neutralise text that a spreadsheet would run as a formula."""
+def safe(text: str) -> str | None:
+    """Neutralise text that a spreadsheet would run as a formula; empty text is no cell."""
+    if not text:
+        return None
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _text(text: str) -> str | None:
+    return text or None  # write-only sheets skip None cells: a clean wave writes far fewer
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,10 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
         ("Effective hourly wage (USD)", fmt(wage) if wage is not None else ""),
         ("Qualification grants", len(plan.qualifications)),
     ]
+    for role in ("prev_worker", "eligible_worker"):
+        granted = [q for q in plan.qualifications if q.role == role]
+        if granted:
+            rows.append((f"{role} grants (type {granted[0].qualification_type_id})", len(granted)))
     if cost.unknown_rewards:
         rows.append(("Approvals with unknown reward (not in cost)", cost.unknown_rewards))
     rows.append(("Warnings", len(warnings)))
@@ -120,9 +130,12 @@ def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: l
     ws.append(DECISION_COLUMNS)
     for d in plan.decisions:
         ws.append([
-            d.assignment_id, d.worker_id, d.hit_id, safe(d.submitted_code), d.response_id, d.match.value,
-            d.decision.value, fmt(d.bonus), ";".join(d.reasons), safe(d.feedback), d.status, fmt(d.reward),
-            d.duration_seconds, d.auto_approval_time.strftime("%Y-%m-%d %H:%M:%S") if d.auto_approval_time else "",
+            d.assignment_id, d.worker_id, d.hit_id, safe(d.submitted_code), _text(d.response_id), d.match.value,
+            d.decision.value, _text(fmt(d.bonus)), _text(";".join(d.reasons)), safe(d.feedback), d.status,
+            _text(fmt(d.reward)), d.duration_seconds,
+            # Only where a person must act before MTurk approves on its own.
+            d.auto_approval_time.strftime("%Y-%m-%d %H:%M:%S")
+            if d.auto_approval_time and d.decision is Decision.REVIEW and d.status == "Submitted" else None,
             safe("; ".join(d.notes)),
         ])
 
@@ -130,12 +143,13 @@ def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: l
     ws.append(UNMATCHED_COLUMNS)
     for u in plan.unmatched_responses:
         finished = "" if u.finished is None else ("True" if u.finished else "False")
-        ws.append([safe(u.response_id), safe(u.code), safe(u.worker_id), finished, u.duration_seconds, ";".join(u.reasons)])
+        ws.append([safe(u.response_id), safe(u.code), safe(u.worker_id), _text(finished), u.duration_seconds,
+                   ";".join(u.reasons)])
 
     ws = wb.create_sheet("Qualifications")
     ws.append(QUALIFICATION_COLUMNS)
     for q in plan.qualifications:
-        ws.append([q.worker_id, q.qualification_type_id, q.action, q.value, q.role])
+        ws.append([q.worker_id, q.qualification_type_id, q.action, q.value])
 
     ws = wb.create_sheet("Log")
     ws.append(LOG_COLUMNS)

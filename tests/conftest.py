@@ -5,12 +5,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-REALWORLD = SHARED / "realworld"
-SAMPLE = REPO / "sample_data"
-
+# Test helper modules (builders, paths) live beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from paths import REALWORLD  # noqa: E402
 
 
 @pytest.fixture

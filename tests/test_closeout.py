@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bridge.cli import app
 from bridge.report import DECISION_COLUMNS, LOG_COLUMNS, QUALIFICATION_COLUMNS, UNMATCHED_COLUMNS
 
-from conftest import SAMPLE
+from paths import SAMPLE
 
 runner = CliRunner()
 NOW = ["--now", "2026-11-21T12:00:00Z"]

@@ -20,6 +20,22 @@ _FORMATS = (
 )
 
 
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
+def _website_time(parts: list[str]) -> datetime | None:
+    """Fast path for the website's own `Mon Nov 04 21:32:54 PST 2019` (5 per row)."""
+    _, month, day, clock, zone, year = parts
+    offset = _ZONES.get(zone)
+    if month not in _MONTHS or offset is None or len(clock) != 8:
+        return None
+    try:
+        naive = datetime(int(year), _MONTHS[month], int(day), int(clock[:2]), int(clock[3:5]), int(clock[6:]))
+    except ValueError:
+        return None
+    return (naive - timedelta(hours=offset)).replace(tzinfo=timezone.utc)
+
+
 def parse_mturk_time(text: str) -> datetime | None:
     """`Mon Nov 04 21:32:54 PST 2019` or `2016-09-24 10:47:53 UTC` → UTC datetime.
 
@@ -30,6 +46,10 @@ def parse_mturk_time(text: str) -> datetime | None:
     if not text:
         return None
     parts = text.split()
+    if len(parts) == 6:
+        fast = _website_time(parts)
+        if fast is not None:
+            return fast
     offset = 0
     for i, part in enumerate(parts):
         if part.upper() in _ZONES:
