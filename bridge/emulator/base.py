@@ -107,7 +107,10 @@ class EmulatorServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "EmulatorServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="emulator", daemon=True)
+        # A short poll interval so stop() returns promptly (the default waits up to 0.5 s).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -112,6 +112,7 @@ class QualtricsEmulator:
         self.exports: dict[str, _Export] = {}
         self.files: dict[str, str] = {}  # fileId -> progressId
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, in order
+        self.statuses: list[int] = []  # the HTTP status answered to each, in the same order
         self.lock = threading.Lock()
         self._random = random.Random(seed)
         self._server: EmulatorServer | None = None
@@ -245,8 +246,13 @@ class QualtricsEmulator:
 
     def handle(self, method: str, path: str, headers, body: bytes):
         """Route one request; returns (status, body bytes, content type, extra headers)."""
+        answer = self._answer(method, path, headers, body)
         with self.lock:
             self.requests.append((method, path))
+            self.statuses.append(answer[0])
+        return answer
+
+    def _answer(self, method: str, path: str, headers, body: bytes):
         fault = self.faults.decide()
         if fault is Fault.THROTTLE:
             return _error(429, "Too many concurrent requests for this API token; try again later.", "TOO_MANY_REQUESTS")
@@ -307,7 +313,8 @@ def _error(status: int, message: str, code: str | None = None):
     error = {"errorMessage": message}
     if code:  # codes seen in real answers: ATP_2, DCD_7; the others are the emulator's own
         error["errorCode"] = code
-    return _json(status, {"meta": {"httpStatus": STATUS_TEXT.get(status, str(status)), "error": error, "requestId": str(uuid.uuid4())}})
+    meta = {"httpStatus": STATUS_TEXT.get(status, str(status)), "error": error, "requestId": str(uuid.uuid4())}
+    return _json(status, {"meta": meta})
 
 
 class _Handler(BaseHTTPRequestHandler):

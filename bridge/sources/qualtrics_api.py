@@ -41,7 +41,10 @@ def resolve_token(env: Mapping[str, str]) -> str:
             # A token with spaces or control characters inside cannot be a header value,
             # and requests would quote it in its error: refuse it here, without echoing it.
             if any(c.isspace() or ord(c) < 32 for c in value):
-                raise SourceError(f"The Qualtrics API token in {var} contains spaces or control characters; copy it again from Account Settings > Qualtrics IDs.")
+                raise SourceError(
+                    f"The Qualtrics API token in {var} contains spaces or control characters; "
+                    "copy it again from Account Settings > Qualtrics IDs."
+                )
             return value
     raise SourceError(
         "No Qualtrics API token: set the QUALTRICS_API_KEY environment variable "
@@ -55,7 +58,9 @@ def _normalize_url(url: str, origin: str) -> str:
         url = "https://" + url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SourceError(f"The Qualtrics base URL {url!r} from {origin} is not an http(s) URL; use e.g. https://iad1.qualtrics.com.")
+        raise SourceError(
+            f"The Qualtrics base URL {url!r} from {origin} is not an http(s) URL; use e.g. https://iad1.qualtrics.com."
+        )
     path = parts.path.rstrip("/")
     # A common mistake is to paste the API root; the client adds /API/v3 itself.
     if path.lower().endswith("/api/v3"):
@@ -70,7 +75,9 @@ def resolve_base_url(datacenter: str | None, base_url: str | None, env: Mapping[
     if datacenter and datacenter.strip():
         dc = datacenter.strip().lower()
         if not _DATACENTER.match(dc):
-            raise SourceError(f"The Qualtrics datacenter {datacenter!r} is not a datacenter id such as \"iad1\" or \"myorg.ca1\".")
+            raise SourceError(
+                f"The Qualtrics datacenter {datacenter!r} is not a datacenter id such as \"iad1\" or \"myorg.ca1\"."
+            )
         host = dc if dc.endswith(".qualtrics.com") else f"{dc}.qualtrics.com"
         return f"https://{host}"
     from_env = (env.get("QUALTRICS_BASE_URL") or "").strip()
@@ -172,9 +179,14 @@ class _Client:
             if reason is not None:
                 faults += 1
                 if reason == "token":
-                    raise SourceError("The Qualtrics API token is not usable in an HTTP header (spaces or line breaks?); copy it again into QUALTRICS_API_KEY.")
+                    raise SourceError(
+                        "The Qualtrics API token is not usable in an HTTP header (spaces or line breaks?); "
+                        "copy it again into QUALTRICS_API_KEY."
+                    )
                 if reason == "url":
-                    raise SourceError(f"The Qualtrics base URL {self.base!r} is not a usable URL; check base_url / datacenter.")
+                    raise SourceError(
+                        f"The Qualtrics base URL {self.base!r} is not a usable URL; check base_url / datacenter."
+                    )
                 if not retry or faults > MAX_FAULTS:
                     raise SourceError(
                         f"Could not reach Qualtrics at {self.host} while {what} for survey {self.survey_id} "
@@ -193,7 +205,8 @@ class _Client:
                 if throttled > MAX_THROTTLED:
                     raise SourceError(
                         f"Qualtrics at {self.host} kept answering 429 Too Many Requests while {what} for survey "
-                        f"{self.survey_id} ({MAX_THROTTLED} retries); other exports may be running on this account: wait a few minutes and run again."
+                        f"{self.survey_id} ({MAX_THROTTLED} retries); other exports may be running on this "
+                        "account: wait a few minutes and run again."
                     )
                 wait = _retry_after(resp)
                 wait = min(delay if wait is None else wait, MAX_BACKOFF)
@@ -232,14 +245,17 @@ class _Client:
             )
         if status == 404:
             return SourceError(
-                f"Qualtrics at {self.host} lost the export of survey {self.survey_id} while {what} (HTTP 404{detail}); run again."
+                f"Qualtrics at {self.host} lost the export of survey {self.survey_id} while {what} "
+                f"(HTTP 404{detail}); run again."
             )
         if 300 <= status < 400:
             return SourceError(
                 f"Qualtrics at {self.host} answered a redirect (HTTP {status}) while {what} for survey "
                 f"{self.survey_id}; the token is not sent on redirects: set base_url to the host the survey lives on."
             )
-        return SourceError(f"Qualtrics at {self.host} refused the request while {what} for survey {self.survey_id} (HTTP {status}{detail}).")
+        return SourceError(
+            f"Qualtrics at {self.host} refused the request while {what} for survey {self.survey_id} (HTTP {status}{detail})."
+        )
 
     def result(self, resp: requests.Response, what: str) -> dict:
         try:
@@ -287,6 +303,8 @@ def fetch_survey(
 
 
 def _export(c: _Client, poll_initial: float, poll_max: float) -> QualtricsTable:
+    # The POST is retried like the GETs: a 5xx may come after Qualtrics started an export,
+    # but a second export only reads the responses, so starting another one is harmless.
     started = c.result(
         c.call("POST", c.root, "starting the export", json={"format": "csv", "useLabels": True}),
         "starting the export",
@@ -328,9 +346,13 @@ def _read_zip(c: _Client, body: bytes, content_type: str) -> QualtricsTable:
         if len(names) != 1:
             found = ", ".join(archive.namelist()) or "nothing"
             want = "no CSV file" if not names else "several CSV files"
-            raise SourceError(f"The export zip of survey {c.survey_id} from {c.host} holds {want} (found: {found}); expected one CSV.")
+            raise SourceError(
+                f"The export zip of survey {c.survey_id} from {c.host} holds {want} (found: {found}); expected one CSV."
+            )
         try:
             data = archive.read(names[0])
         except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, NotImplementedError) as exc:
-            raise SourceError(f"The export zip of survey {c.survey_id} from {c.host} is damaged ({type(exc).__name__}); run again.") from None
+            raise SourceError(
+                f"The export zip of survey {c.survey_id} from {c.host} is damaged ({type(exc).__name__}); run again."
+            ) from None
     return read_qualtrics_csv(data, name=f"{c.survey_id} export ({names[0]})")

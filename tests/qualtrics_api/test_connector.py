@@ -15,7 +15,7 @@ from bridge.emulator.qualtrics import QualtricsEmulator
 from bridge.errors import SourceError
 from bridge.sources import qualtrics_api
 from bridge.sources.qualtrics_api import fetch_survey, resolve_base_url, resolve_token
-from conftest import SAMPLE_CSV, TOKEN
+from qualtrics_support import SAMPLE_CSV, TOKEN
 
 SV = "SV_0123456789abcde"
 JSON = {"content-type": "application/json"}

@@ -12,7 +12,7 @@ import requests
 from bridge.emulator.qualtrics import QualtricsEmulator
 from bridge.sources.qualtrics_api import fetch_survey
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
-from conftest import TOKEN, cassette_body
+from qualtrics_support import TOKEN, cassette_body
 
 SURVEY = "SV_3gbwq8aJgqPwQDP"
 
