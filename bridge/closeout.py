@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,10 +27,15 @@ class CloseOut:
     mturk: MTurkTable
 
 
-def read_survey(settings: Settings) -> QualtricsTable:
-    if settings.qualtrics.csv is not None:
-        return read_qualtrics_csv(settings.resolve(settings.qualtrics.csv))
-    raise SourceError("[qualtrics] survey_id: pulling from the Qualtrics API is not available yet; use csv = \"...\".")
+def read_survey(settings: Settings, env: Mapping[str, str] | None = None) -> QualtricsTable:
+    q = settings.qualtrics
+    if q.csv is not None:
+        return read_qualtrics_csv(settings.resolve(q.csv))
+    from bridge.sources.qualtrics_api import fetch_survey, resolve_base_url, resolve_token
+
+    env = os.environ if env is None else env
+    base_url = resolve_base_url(q.datacenter, q.base_url, env)
+    return fetch_survey(q.survey_id, base_url=base_url, token=resolve_token(env))
 
 
 def read_mturk(settings: Settings) -> MTurkTable:

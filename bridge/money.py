@@ -9,8 +9,11 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# One optional sign (before or after `$`), digits with optional thousands groups of three,
+# optional decimals. A decimal comma (`0,50`) is refused rather than read as 50.
 _AMOUNT = re.compile(
-    r"^([+-]?)\s*\$?\s*([+-]?)\s*([0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)\s*(?:USD)?$", re.IGNORECASE
+    r"^([+-]?)\s*\$?\s*([+-]?)\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)\s*(?:USD)?$",
+    re.IGNORECASE,
 )
 
 
@@ -28,6 +31,8 @@ def parse_amount(text: str) -> Decimal:
     if not m:
         raise AmountError(f"not an amount: {text!r}")
     sign_before, sign_after, digits = m.groups()
+    if sign_before and sign_after:
+        raise AmountError(f"not an amount: {text!r}")
     try:
         value = Decimal(digits.replace(",", ""))
     except InvalidOperation:  # pragma: no cover - the pattern already excludes these

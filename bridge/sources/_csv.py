@@ -28,8 +28,9 @@ def load_text(source: str | os.PathLike | bytes, name: str | None, what: str) ->
         if path.is_dir():
             raise SourceError(f"{label}: is a folder, not a {what} file.")
         raw = path.read_bytes()
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
     if not text.strip():
@@ -50,14 +51,15 @@ def records(text: str, label: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def unique_names(names: list[str]) -> list[str]:
-    """Make header names unique the way pandas does (`Q1`, `Q1.1`, ...)."""
-    seen: dict[str, int] = {}
+    """Make header names unique the way pandas does: `Q1, Q1` → `Q1, Q1.1`; a suffix that
+    clashes with a later column gets its own (`Q1, Q1, Q1.1` → `Q1, Q1.1, Q1.1.1`)."""
+    seen: set[str] = set()
     out = []
     for n in names:
-        if n in seen:
-            seen[n] += 1
-            out.append(f"{n}.{seen[n]}")
-        else:
-            seen[n] = 0
-            out.append(n)
+        name, k = n, 0
+        while name in seen:
+            k += 1
+            name = f"{n}.{k}"
+        seen.add(name)
+        out.append(name)
     return out

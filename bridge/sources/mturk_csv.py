@@ -24,7 +24,7 @@ def _int(text: str) -> int | None:
     text = text.strip()
     try:
         return int(float(text)) if text else None  # "3600" or a re-saved "3600.0"
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -41,9 +41,10 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
     header = unique_names(header)
     missing = [c for c in REQUIRED if c not in header]
     if missing:
+        head = text[:4096]  # the legacy Qualtrics export names ResponseID on its second row
         hint = (
             " It looks like a Qualtrics export: point [mturk] csv at the batch-results file."
-            if "ResponseId" in header or "ResponseID" in header
+            if "ResponseId" in head or "ResponseID" in head
             else " Download it from the requester website (Manage → Results → Download CSV)."
         )
         raise SourceError(
@@ -52,6 +53,11 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
         )
     col = {h: i for i, h in enumerate(header)}
     width = len(header)
+    # The website leaves out the empty trailing Approve and Reject fields; any other short
+    # row is a damaged file (a cut-off download, a hand edit) and must not be guessed at.
+    may_lack = 0
+    while may_lack < width and header[width - 1 - may_lack] in ("Approve", "Reject"):
+        may_lack += 1
     answer_cols = [(h[len("Answer."):], i) for h, i in col.items() if h.startswith("Answer.")]
 
     def get(row: list[str], key: str) -> str:
@@ -65,7 +71,12 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
         if not any(f.strip() for f in row):
             continue  # blank line
         if len(row) < width:
-            row = row + [""] * (width - len(row))  # MTurk leaves out empty Approve/Reject
+            if width - len(row) > may_lack:
+                raise SourceError(
+                    f"{label}, line {line}: {len(row)} fields but the header has {width}. "
+                    "The file may be cut short or edited by hand; download it again."
+                )
+            row = row + [""] * (width - len(row))
         elif len(row) > width:
             if any(f.strip() for f in row[width:]):
                 raise SourceError(

@@ -46,7 +46,7 @@ def _seconds(text: str) -> int | None:
     t = text.strip()
     try:
         return int(float(t)) if t else None
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -87,7 +87,10 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
     width = len(names)
     rid = names.index("ResponseId")
     pending: list[tuple[int, list[str]]] = []
-    if not legacy:
+    if not legacy and _looks_like_data(second, rid):
+        # Both extra header rows were deleted: row 2 is already a response.
+        pending.append((2, second))
+    elif not legacy:
         # Row 2 is labels. Row 3 is the ImportId row in current exports; tolerate files
         # where a person deleted it (then row 3 is already data).
         third = next(rows, None)
@@ -103,6 +106,11 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
             continue
         if len(row) < width:
             row = row + [""] * (width - len(row))
+        elif len(row) > width and any(f.strip() for f in row[width:]):
+            raise SourceError(
+                f"{label}, line {line}: {len(row)} fields but the header has {width}. "
+                "The file may have been edited by hand; export it again."
+            )
         fields = dict(zip(names, row))
         response_id = fields["ResponseId"].strip()
         if not response_id:
@@ -131,6 +139,10 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
             )
         )
     return QualtricsTable(source=label, columns=names, responses=responses, legacy=legacy)
+
+
+def _looks_like_data(row: list[str], rid: int) -> bool:
+    return rid < len(row) and re.match(r"^R_[A-Za-z0-9]+$", row[rid].strip()) is not None
 
 
 def _chain(first, rest):

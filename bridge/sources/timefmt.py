@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 # The requester website writes Pacific time with its abbreviation; re-saved files may
@@ -21,19 +22,24 @@ _FORMATS = (
 
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_WEBSITE = re.compile(
+    r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([A-Z]{3}) ([0-9]{4})$"
+)
 
 
-def _website_time(parts: list[str]) -> datetime | None:
+def _website_time(text: str) -> datetime | None:
     """Fast path for the website's own `Mon Nov 04 21:32:54 PST 2019` (5 per row)."""
-    _, month, day, clock, zone, year = parts
-    offset = _ZONES.get(zone)
-    if month not in _MONTHS or offset is None or len(clock) != 8:
+    m = _WEBSITE.match(text)
+    if m is None:
+        return None
+    month, day, hh, mm, ss, zone, year = m.groups()
+    if month not in _MONTHS or zone not in _ZONES:
         return None
     try:
-        naive = datetime(int(year), _MONTHS[month], int(day), int(clock[:2]), int(clock[3:5]), int(clock[6:]))
+        naive = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss))
     except ValueError:
         return None
-    return (naive - timedelta(hours=offset)).replace(tzinfo=timezone.utc)
+    return (naive - timedelta(hours=_ZONES[zone])).replace(tzinfo=timezone.utc)
 
 
 def parse_mturk_time(text: str) -> datetime | None:
@@ -45,12 +51,11 @@ def parse_mturk_time(text: str) -> datetime | None:
     text = text.strip()
     if not text:
         return None
+    fast = _website_time(text)
+    if fast is not None:
+        return fast
     parts = text.split()
-    if len(parts) == 6:
-        fast = _website_time(parts)
-        if fast is not None:
-            return fast
-    offset = 0
+    offset = 0  # no zone named (e.g. Excel's re-save): taken as UTC, the least surprising
     for i, part in enumerate(parts):
         if part.upper() in _ZONES:
             offset = _ZONES[part.upper()]
