@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -29,7 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler
 from typing import Any, TextIO
 
@@ -54,6 +55,8 @@ TARGET_PREFIX = "MTurkRequesterServiceV20170117."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 DEFAULT_BALANCE = Decimal("10000.00")
 DEFAULT_ASSIGNMENT_DURATION = 3600
+
+_log = logging.getLogger(__name__)
 
 
 def _error(error_type: str, message: str) -> dict[str, str]:
@@ -111,6 +114,7 @@ class MTurkEmulator:
         return list(self._swept().bonuses)
 
     def assignment(self, assignment_id: str) -> AssignmentRecord:
+        """The live record (KeyError if unknown)."""
         state = self._swept()
         return state.assignments[assignment_id]
 
@@ -315,6 +319,9 @@ class MTurkEmulator:
                 status, answer = 200, handler(self.state, params)
             except ApiError as e:
                 status, answer = e.status, e.body()
+            except Exception:  # an emulator bug: answer like a server would, keep serving
+                _log.exception("MTurk emulator failed on %s", operation)
+                return self._service_fault()
         if fault is Fault.FAIL_AFTER:
             return self._service_fault()  # the change, if any, took effect; the answer is lost
         return status, answer
@@ -352,8 +359,9 @@ class MTurkRequestHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive front of `MTurkEmulator.handle`."""
 
     protocol_version = "HTTP/1.1"
-    server_version = "MTurkEmulator"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return "survey-bridge-mturk-emulator"
 
     def _body(self) -> bytes | None:
         try:
@@ -426,11 +434,18 @@ def serve_forever_cli(
 ) -> int:
     """Serve the emulator until SIGINT/SIGTERM; the endpoint URL is the first line on `out`.
 
-    Returns 0 after a clean stop. Bad arguments raise ValueError (from `Faults` or
-    `Decimal`), a bad batch file whatever the reader raises, before anything is printed.
+    Returns 0 after a clean stop. Bad arguments raise ValueError, a bad batch file the
+    reader's SourceError, both before anything is printed. To serve other emulators
+    beside it, compose `MTurkEmulator(...).serve(port).start()` and `wait_for_stop_signal()`.
     """
     out = out if out is not None else sys.stdout
-    emulator = MTurkEmulator(Decimal(str(balance)), latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
+    try:
+        amount = Decimal(str(balance))
+    except InvalidOperation:
+        raise ValueError(f"balance must be an amount such as 10000.00, not {balance!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"balance must be an amount such as 10000.00, not {balance!r}")
+    emulator = MTurkEmulator(amount, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
     if seed_batch is not None:
         emulator.seed_batch(seed_batch)
     with emulator.serve(port) as server:

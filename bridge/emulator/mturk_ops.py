@@ -27,6 +27,7 @@ from bridge.emulator.mturk_state import (
     QualificationTypeRecord,
     new_id,
 )
+from bridge.emulator.mturk_validate import validation_message
 
 DEFAULT_PAGE_SIZE = 10
 SUBJECT_MAX = 200
@@ -59,11 +60,8 @@ def _range_error(member: str, value: int, low: int, high: int) -> ApiError | Non
     if low <= value <= high:
         return None
     bound = f"greater than or equal to {low}" if value < low else f"less than or equal to {high}"
-    return ApiError(
-        "ValidationException",
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
-        f"Member must have value {bound}",
-    )
+    return ApiError("ValidationException", validation_message([
+        f"Value '{value}' at '{member}' failed to satisfy constraint: Member must have value {bound}"]))
 
 
 def _paginate(state: MTurkState, params: Params, items: Sequence[Any], query: str) -> tuple[Sequence[Any], Params]:
@@ -323,8 +321,7 @@ def notify_workers(state: MTurkState, params: Params) -> Params:
             violations.append(f"Value '{shown}' at '{member}' failed to satisfy constraint: "
                               f"Member must have length less than or equal to {limit}")
     if violations:
-        noun = "validation error" if len(violations) == 1 else "validation errors"
-        raise ApiError("ValidationException", f"{len(violations)} {noun} detected: " + "; ".join(violations))
+        raise ApiError("ValidationException", validation_message(violations))
     failures, reached = [], []
     for worker_id in params["WorkerIds"]:
         if state.worker_reachable(worker_id):

@@ -1,7 +1,9 @@
-"""Fixtures for the MTurk emulator tests: a served emulator on an injected clock, and an
-unmodified boto3 client pointed at it."""
+"""Fixtures for the MTurk emulator tests: served emulators on an injected clock, and an
+unmodified boto3 client pointed at one."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from mturk_support import FakeClock, make_client
@@ -15,9 +17,26 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def emu(clock: FakeClock):
-    with MTurkEmulator(clock=clock) as emulator:
-        yield emulator
+def make_emu(clock: FakeClock):
+    """Start emulators with any constructor arguments (clock defaults to the fixture's)."""
+    started: list[MTurkEmulator] = []
+
+    def make(**kwargs) -> MTurkEmulator:
+        kwargs.setdefault("clock", clock)
+        emulator = MTurkEmulator(**kwargs).__enter__()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    # The server's accept loop notices shutdown only every half second; stopping in the
+    # background keeps that wait out of every test's run time.
+    for emulator in started:
+        threading.Thread(target=emulator.__exit__, args=(None, None, None), daemon=True).start()
+
+
+@pytest.fixture
+def emu(make_emu) -> MTurkEmulator:
+    return make_emu()
 
 
 @pytest.fixture

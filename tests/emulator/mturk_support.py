@@ -74,7 +74,7 @@ def raw_call(url: str, target: str | None, body: bytes | dict | list | str, meth
         conn.close()
 
 
-def error_of(excinfo) -> tuple[str, str, str | None, int]:
-    """(code, message, TurkErrorCode, HTTP status) of a botocore ClientError."""
-    r = excinfo.value.response
+def error_of(error) -> tuple[str, str, str | None, int]:
+    """(code, message, TurkErrorCode, HTTP status) of a botocore ClientError or its ExceptionInfo."""
+    r = getattr(error, "value", error).response
     return r["Error"]["Code"], r["Error"]["Message"], r.get("TurkErrorCode"), r["ResponseMetadata"]["HTTPStatusCode"]
