@@ -110,6 +110,28 @@ def demo(
     print_summary(_out(), result)
 
 
+@app.command()
+@handles_errors
+def emulator(
+    port: int = typer.Option(0, help="Port on 127.0.0.1 for the MTurk emulator (0: any free port)."),
+    seed_batch: Optional[Path] = typer.Option(None, help="Load the HITs and assignments of a batch-results CSV."),
+    balance: str = typer.Option("10000.00", help="Account balance in USD."),
+    latency_ms: float = typer.Option(0.0, help="Delay every answer by this many milliseconds."),
+    rate_limit: Optional[float] = typer.Option(None, help="Answer ThrottlingException above this many requests/s."),
+    fail_rate: float = typer.Option(0.0, help="Answer a 5xx ServiceFault to this share of calls (half after the change)."),
+    seed_survey: list[str] = typer.Option([], help="SV_ID=FILE.csv: serve that export from the Qualtrics emulator."),
+    qualtrics_token: str = typer.Option("test-token", help="The X-API-TOKEN the Qualtrics emulator accepts."),
+) -> None:
+    """Serve the local MTurk emulator (URL on the first line) and the Qualtrics emulator
+    (`qualtrics: URL` on the second) on 127.0.0.1 until Ctrl-C or SIGTERM."""
+    from bridge.emulator.serve import serve
+
+    serve(
+        port=port, seed_batch=seed_batch, balance=balance, latency_ms=latency_ms, rate_limit=rate_limit,
+        fail_rate=fail_rate, seed_surveys=seed_survey, qualtrics_token=qualtrics_token,
+    )
+
+
 def _sample_config() -> Path:
     here = Path(__file__).resolve().parent.parent / "sample_data" / "wave.toml"
     if here.exists():

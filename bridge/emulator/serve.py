@@ -1,0 +1,58 @@
+"""`survey-bridge emulator`: serve the MTurk and Qualtrics emulators until stopped."""
+
+from __future__ import annotations
+
+import os
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import TextIO
+
+from bridge.emulator.mturk import DEFAULT_BALANCE, MTurkEmulator, wait_for_stop_signal
+from bridge.emulator.qualtrics import QualtricsEmulator, add_cli_surveys
+from bridge.errors import InputError
+
+
+def serve(
+    *,
+    port: int = 0,
+    seed_batch: str | os.PathLike[str] | None = None,
+    balance: str = str(DEFAULT_BALANCE),
+    latency_ms: float = 0.0,
+    rate_limit: float | None = None,
+    fail_rate: float = 0.0,
+    seed_surveys: list[str] | None = None,
+    qualtrics_token: str = "test-token",
+    out: TextIO | None = None,
+) -> int:
+    """Print the MTurk endpoint URL as the first line and `qualtrics: URL` as the second,
+    then serve both until SIGINT/SIGTERM. Bad options raise InputError before printing."""
+    out = out if out is not None else sys.stdout
+    try:
+        amount = Decimal(balance)
+    except InvalidOperation:
+        raise InputError(f"--balance {balance!r} is not an amount such as 10000.00.") from None
+    if not amount.is_finite() or amount < 0:
+        raise InputError(f"--balance {balance!r} must be a non-negative amount such as 10000.00.")
+    try:
+        mturk = MTurkEmulator(amount, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
+        qualtrics = QualtricsEmulator(
+            token=qualtrics_token, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate
+        )
+    except ValueError as exc:
+        raise InputError(f"emulator options: {exc}.") from None
+    if seed_batch is not None:
+        mturk.seed_batch(seed_batch)
+    add_cli_surveys(qualtrics, seed_surveys or [])
+    try:
+        mturk_server = mturk.serve(port).start()
+    except OSError as exc:
+        raise InputError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror}). Pick another port or 0.") from None
+    qualtrics_server = qualtrics.serve(0).start()
+    try:
+        print(mturk_server.url, file=out, flush=True)
+        print(f"qualtrics: {qualtrics_server.url}", file=out, flush=True)
+        wait_for_stop_signal()
+    finally:
+        mturk_server.stop()
+        qualtrics_server.stop()
+    return 0
