@@ -27,7 +27,7 @@ MINIMUM_WAGE = Decimal("7.25")  # US federal minimum wage, USD per hour
 
 DECISION_COLUMNS = [
     "AssignmentId", "WorkerId", "HITId", "SubmittedCode", "ResponseId", "Match", "Decision", "Bonus",
-    "Reasons", "Feedback", "MTurkStatus", "Reward", "DurationSeconds", "AutoApprovalTime", "Notes",
+    "Reasons", "Feedback", "MTurkStatus", "DurationSeconds", "AutoApprovalTime", "Notes",
 ]
 UNMATCHED_COLUMNS = ["ResponseId", "Code", "WorkerId", "Finished", "DurationSeconds", "Reasons"]
 QUALIFICATION_COLUMNS = ["WorkerId", "QualificationTypeId", "Action", "Value"]
@@ -105,6 +105,9 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
         ("Effective hourly wage (USD)", fmt(wage) if wage is not None else ""),
         ("Qualification grants", len(plan.qualifications)),
     ]
+    for hit_id, hit in plan.hits.items():
+        reward = next((d.reward for d in plan.decisions if d.hit_id == hit_id), hit.reward)
+        rows.append((f"Reward per assignment, HIT {hit_id} (USD)", fmt(reward) or "unknown"))
     for role in ("prev_worker", "eligible_worker"):
         granted = [q for q in plan.qualifications if q.role == role]
         if granted:
@@ -132,7 +135,7 @@ def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: l
         ws.append([
             d.assignment_id, d.worker_id, d.hit_id, safe(d.submitted_code), _text(d.response_id), d.match.value,
             d.decision.value, _text(fmt(d.bonus)), _text(";".join(d.reasons)), safe(d.feedback), d.status,
-            _text(fmt(d.reward)), d.duration_seconds,
+            d.duration_seconds,
             # Only where a person must act before MTurk approves on its own.
             d.auto_approval_time.strftime("%Y-%m-%d %H:%M:%S")
             if d.auto_approval_time and d.decision is Decision.REVIEW and d.status == "Submitted" else None,
