@@ -125,3 +125,31 @@ class EmulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Serving:
+    """Mixin for an emulator: `serve(port)` gives its server; `with emulator:` runs it on a
+    free port and exposes `.url`. Subclasses set `handler_class`."""
+
+    handler_class: type[BaseHTTPRequestHandler]
+    _server: EmulatorServer | None = None
+
+    def serve(self, port: int = 0) -> EmulatorServer:
+        """An HTTP server for this emulator on 127.0.0.1, not yet started: use it as a
+        context manager or call `.start()` / `.stop()`."""
+        return EmulatorServer(self.handler_class, self, port)
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running: use `with emulator:` or serve()")
+        return self._server.url
+
+    def __enter__(self):
+        self._server = self.serve().start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

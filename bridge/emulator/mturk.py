@@ -34,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler
 from typing import Any, TextIO
 
-from bridge.emulator.base import EmulatorServer, Fault, Faults
+from bridge.emulator.base import Fault, Faults, Serving
 from bridge.emulator.mturk_ops import OPERATIONS
 from bridge.emulator.mturk_state import (
     ASSIGNMENT_STATUSES,
@@ -63,7 +63,7 @@ def _error(error_type: str, message: str) -> dict[str, str]:
     return {"__type": error_type, "Message": message}
 
 
-class MTurkEmulator:
+class MTurkEmulator(Serving):
     """The emulated MTurk account plus its request dispatcher.
 
     State lives in `self.state` (an `MTurkState`); the properties below read it after
@@ -84,7 +84,6 @@ class MTurkEmulator:
         self.faults = Faults(latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate, seed=fault_seed)
         self.validator = RequestValidator()
         self.calls: Counter[str] = Counter()  # requests per operation, whatever the answer
-        self._server: EmulatorServer | None = None
 
     # --- inspection ------------------------------------------------------------------
 
@@ -332,29 +331,6 @@ class MTurkEmulator:
         body["TurkErrorCode"] = "AWS.ServiceUnavailable"
         return 500, body
 
-    # --- serving ---------------------------------------------------------------------
-
-    def serve(self, port: int = 0) -> EmulatorServer:
-        """An HTTP server for this emulator on 127.0.0.1, not yet started: use it as a
-        context manager or call `.start()` / `.stop()`."""
-        return EmulatorServer(MTurkRequestHandler, self, port)
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("not serving: use `with MTurkEmulator() as emu:` or emu.serve()")
-        return self._server.url
-
-    def __enter__(self) -> "MTurkEmulator":
-        self._server = self.serve().start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-
 class MTurkRequestHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive front of `MTurkEmulator.handle`."""
 
@@ -402,6 +378,9 @@ class MTurkRequestHandler(BaseHTTPRequestHandler):
 
 
 # --- command line ---------------------------------------------------------------------
+
+
+MTurkEmulator.handler_class = MTurkRequestHandler  # defined after the emulator it serves
 
 
 def wait_for_stop_signal() -> int:

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
-from bridge.emulator.base import EmulatorServer, Fault, Faults
+from bridge.emulator.base import Fault, Faults, Serving
 from bridge.errors import SourceError
 
 SURVEY_ID = re.compile(r"^SV_[A-Za-z0-9]+$")
@@ -89,7 +89,7 @@ class _Export:
         self.file_id: str | None = None
 
 
-class QualtricsEmulator:
+class QualtricsEmulator(Serving):
     """In-memory Qualtrics: surveys, exports and their files, behind one API token."""
 
     def __init__(
@@ -115,7 +115,6 @@ class QualtricsEmulator:
         self.statuses: list[int] = []  # the HTTP status answered to each, in the same order
         self.lock = threading.Lock()
         self._random = random.Random(seed)
-        self._server: EmulatorServer | None = None
 
     # --- seeding ---------------------------------------------------------------------------
 
@@ -136,27 +135,6 @@ class QualtricsEmulator:
         name = re.sub(r"[/\\]", "_", (name or survey_id).strip()) or survey_id
         with self.lock:
             self.surveys[survey_id] = _Survey(survey_id, name, data)
-
-    # --- serving ---------------------------------------------------------------------------
-
-    def serve(self, port: int = 0) -> EmulatorServer:
-        """An EmulatorServer for this emulator; start it with `with` or `.start()`."""
-        return EmulatorServer(_Handler, self, port)
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the emulator is not running: use `with emulator:` or serve()")
-        return self._server.url
-
-    def __enter__(self) -> "QualtricsEmulator":
-        self._server = self.serve().start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
 
     # --- the API (called by the handler; returns status, body, content type, headers) ------
 
@@ -341,6 +319,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:  # keep the test and CLI output clean
         pass
+
+
+QualtricsEmulator.handler_class = _Handler  # defined after the emulator it serves
 
 
 def add_cli_surveys(emu: QualtricsEmulator, specs: list[str]) -> list[str]:
