@@ -377,10 +377,10 @@ class MTurkRequestHandler(BaseHTTPRequestHandler):
         pass  # library code stays quiet
 
 
-# --- command line ---------------------------------------------------------------------
-
-
 MTurkEmulator.handler_class = MTurkRequestHandler  # defined after the emulator it serves
+
+
+# --- command line ---------------------------------------------------------------------
 
 
 def wait_for_stop_signal() -> int:
