@@ -39,9 +39,12 @@ def read_survey(settings: Settings, env: Mapping[str, str] | None = None) -> Qua
 
 
 def read_mturk(settings: Settings) -> MTurkTable:
-    if settings.mturk.csv is not None:
-        return read_batch_results(settings.resolve(settings.mturk.csv))
-    raise SourceError("[mturk] hit_ids: pulling from the MTurk API is not available yet; use csv = \"...\".")
+    m = settings.mturk
+    if m.csv is not None:
+        return read_batch_results(settings.resolve(m.csv))
+    from bridge.sources.mturk_api import fetch_assignments
+
+    return fetch_assignments(m.hit_ids or [], environment=m.environment, profile=m.profile)
 
 
 def _missing_column(source: str, key: str, name: str, have: list[str]) -> SourceError:

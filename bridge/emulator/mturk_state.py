@@ -78,7 +78,8 @@ def answers_xml(answers: Mapping[str, str]) -> str:
     parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="no"?><QuestionFormAnswers xmlns="{ANSWER_NAMESPACE}">']
     for name, value in answers.items():
         name = escape(str(name).translate(_XML_ILLEGAL))
-        value = escape("" if value is None else str(value).translate(_XML_ILLEGAL))
+        # A bare \r would be read back as \n (XML line-end normalisation): keep it as a reference.
+        value = escape("" if value is None else str(value).translate(_XML_ILLEGAL), {"\r": "&#13;"})
         parts.append(f"<Answer><QuestionIdentifier>{name}</QuestionIdentifier><FreeText>{value}</FreeText></Answer>")
     parts.append("</QuestionFormAnswers>")
     return "".join(parts)
