@@ -121,40 +121,94 @@ class _NearMissIndex:
         return list(dict.fromkeys(hits))
 
 
+@dataclass(slots=True)
+class _Survey:
+    """The survey side, indexed once: which responses can match, by code and by worker."""
+
+    opts: MatchOptions
+    why_not: dict[str, list[str]] = field(default_factory=dict)  # response id → why it cannot match
+    by_code: dict[str, list[Response]] = field(default_factory=lambda: defaultdict(list))
+    by_worker: dict[str, list[Response]] = field(default_factory=lambda: defaultdict(list))
+    unfinished_by_code: dict[str, list[Response]] = field(default_factory=lambda: defaultdict(list))
+
+    def code(self, r: Response) -> str:
+        return normalize(r.fields.get(self.opts.code_column, ""))
+
+    def worker(self, r: Response) -> str:
+        column = self.opts.worker_id_column
+        return r.fields.get(column, "").strip() if column else ""
+
+    @classmethod
+    def index(cls, survey: QualtricsTable, opts: MatchOptions) -> "_Survey":
+        s = cls(opts)
+        for r in survey.responses:  # export order: the first of several is the one used
+            code = s.code(r)
+            if r.status in IGNORED_STATUSES:
+                s.why_not[r.response_id] = [f"ignored_status:{r.status}"]
+            elif r.finished is not True and not opts.include_unfinished:
+                s.why_not[r.response_id] = ["unfinished"]
+                s.unfinished_by_code[code].append(r)
+            elif not code:
+                s.why_not[r.response_id] = ["no_code"]
+            else:
+                s.by_code[code].append(r)
+                if s.worker(r):
+                    s.by_worker[s.worker(r).upper()].append(r)
+        return s
+
+
+def _match_code(m: Match, code: str, survey: _Survey, shared_by: int) -> Response:
+    """Fill in a match whose code some eligible response has; returns the response used."""
+    a, opts = m.assignment, survey.opts
+    responses = survey.by_code[code]
+    first = responses[0]
+    m.kind = MatchKind.EXACT if m.submitted_code == first.fields.get(opts.code_column, "") else MatchKind.NORMALIZED
+    worker_responses = survey.by_worker.get(a.worker_id.upper(), [])
+    if len(worker_responses) > 1 and any(r is first for r in worker_responses):
+        first = worker_responses[0]  # the worker's first finished response
+    m.response = first
+    others = list({r.response_id: r for r in responses + worker_responses if r is not first}.values())
+    if others:
+        m.reasons.append("duplicate_response")
+        m.notes.append("other responses: " + ", ".join(r.response_id for r in others))
+    if shared_by > 1:
+        m.reasons.append("code_shared")
+        m.notes.append(f"code submitted by {shared_by} assignments")
+    wid = survey.worker(first)
+    if wid and wid.upper() != a.worker_id.upper():
+        m.reasons.append("worker_mismatch")
+        m.notes.append(f"response {first.response_id} was recorded for worker {wid}")
+    return first
+
+
+def _match_near(pending: list[Match], survey: _Survey, used: set[str]) -> None:
+    """Near misses are looked for among responses nobody matched by code."""
+    free = {c: rs for c, rs in survey.by_code.items() if not any(r.response_id in used for r in rs)}
+    index = _NearMissIndex(free)
+    for m in pending:
+        code = normalize(m.submitted_code)
+        cands = index.candidates(code)
+        if cands:
+            m.kind = MatchKind.NEAR_MISS
+            m.candidate = free[cands[0]][0]
+            m.reasons.append("near_miss")
+            column = survey.opts.code_column
+            named = ", ".join(f"{free[c][0].response_id} (code {free[c][0].fields.get(column, '')})" for c in cands[:3])
+            m.notes.append(f"near miss of {named}")
+        else:
+            m.reasons.append("unmatched")
+            if code in survey.unfinished_by_code:
+                ids = ", ".join(r.response_id for r in survey.unfinished_by_code[code])
+                m.notes.append(f"code belongs to unfinished response {ids}")
+
+
 def match_wave(mturk: MTurkTable, survey: QualtricsTable, opts: MatchOptions) -> MatchResult:
-    unmatched_why: dict[str, list[str]] = {}
-    eligible: list[Response] = []
-    unfinished_by_code: dict[str, list[Response]] = defaultdict(list)
-    for r in survey.responses:
-        if r.status in IGNORED_STATUSES:
-            unmatched_why[r.response_id] = [f"ignored_status:{r.status}"]
-        elif r.finished is not True and not opts.include_unfinished:
-            unmatched_why[r.response_id] = ["unfinished"]
-            unfinished_by_code[normalize(r.fields.get(opts.code_column, ""))].append(r)
-        else:
-            eligible.append(r)
-
-    # Index eligible responses by normalized code; a code behind several responses uses
-    # the first (in export order) and flags the rest.
-    by_code: dict[str, list[Response]] = defaultdict(list)
-    for r in eligible:
-        code = normalize(r.fields.get(opts.code_column, ""))
-        if code:
-            by_code[code].append(r)
-        else:
-            unmatched_why[r.response_id] = ["no_code"]
-    by_worker: dict[str, list[Response]] = defaultdict(list)
-    if opts.worker_id_column:
-        for r in eligible:
-            wid = r.fields.get(opts.worker_id_column, "").strip()
-            if wid:
-                by_worker[wid.upper()].append(r)
-
+    index = _Survey.index(survey, opts)
     submitted = [(a, a.answers.get(opts.code_answer, "")) for a in mturk.assignments]
-    code_counts: dict[str, int] = defaultdict(int)
-    for _, code in submitted:
-        if normalize(code):
-            code_counts[normalize(code)] += 1
+    shared_by: dict[str, int] = defaultdict(int)
+    for _, raw in submitted:
+        if normalize(raw):
+            shared_by[normalize(raw)] += 1
 
     matches: list[Match] = []
     used: set[str] = set()
@@ -167,64 +221,22 @@ def match_wave(mturk: MTurkTable, survey: QualtricsTable, opts: MatchOptions) ->
         if not code:
             m.reasons.append("unmatched")
             m.notes.append(f"no code in Answer.{opts.code_answer}")
-        elif code in by_code:
-            responses = by_code[code]
-            by_this_code = responses[0]
-            m.kind = MatchKind.EXACT if raw == by_this_code.fields.get(opts.code_column, "") else MatchKind.NORMALIZED
-            worker_responses = by_worker.get(a.worker_id.upper(), [])
-            first = by_this_code
-            if len(worker_responses) > 1 and any(r is first for r in worker_responses):
-                first = worker_responses[0]  # the worker's first finished response
-            m.response = first
-            others = list({r.response_id: r for r in responses + worker_responses if r is not first}.values())
-            if others:
-                m.reasons.append("duplicate_response")
-                m.notes.append("other responses: " + ", ".join(r.response_id for r in others))
-            if code_counts[code] > 1:
-                m.reasons.append("code_shared")
-                m.notes.append(f"code submitted by {code_counts[code]} assignments")
-            if opts.worker_id_column:
-                wid = first.fields.get(opts.worker_id_column, "").strip()
-                if wid and wid.upper() != a.worker_id.upper():
-                    m.reasons.append("worker_mismatch")
-                    m.notes.append(f"response {first.response_id} was recorded for worker {wid}")
-            used.add(first.response_id)
+        elif code in index.by_code:
+            used.add(_match_code(m, code, index, shared_by[code]).response_id)
         else:
             pending_near.append(m)
         matches.append(m)
-
-    # Near misses are looked for among responses nobody matched exactly.
     if pending_near:
-        free: dict[str, list[Response]] = {
-            c: rs for c, rs in by_code.items() if not any(r.response_id in used for r in rs)
-        }
-        index = _NearMissIndex(free)
-        for m in pending_near:
-            code = normalize(m.submitted_code)
-            cands = index.candidates(code)
-            if cands:
-                m.kind = MatchKind.NEAR_MISS
-                m.candidate = free[cands[0]][0]
-                m.reasons.append("near_miss")
-                named = ", ".join(f"{free[c][0].response_id} (code {free[c][0].fields.get(opts.code_column, '')})" for c in cands[:3])
-                m.notes.append(f"near miss of {named}")
-            else:
-                m.reasons.append("unmatched")
-                if code in unfinished_by_code:
-                    ids = ", ".join(r.response_id for r in unfinished_by_code[code])
-                    m.notes.append(f"code belongs to unfinished response {ids}")
+        _match_near(pending_near, index, used)
 
     near_ids = {m.candidate.response_id for m in matches if m.candidate is not None}
     unmatched: list[tuple[Response, list[str]]] = []
     for r in survey.responses:
         if r.response_id in used:
             continue
-        why = list(unmatched_why.get(r.response_id, []))
+        why = list(index.why_not.get(r.response_id, []))
         if not why:
-            code = normalize(r.fields.get(opts.code_column, ""))
-            if by_code.get(code, [r])[0] is not r or (
-                opts.worker_id_column and len(by_worker.get(r.fields.get(opts.worker_id_column, "").strip().upper(), [])) > 1
-            ):
+            if index.by_code[index.code(r)][0] is not r or len(index.by_worker.get(index.worker(r).upper(), [])) > 1:
                 why.append("duplicate_response")
             why.append("near_miss_candidate" if r.response_id in near_ids else "no_assignment")
         unmatched.append((r, why))
