@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 
 from bridge.config import load_config
-from bridge.errors import BridgeError
+from bridge.errors import ApplyError, BridgeError, SafetyRefusal
 
 app = typer.Typer(
     add_completion=False,
@@ -87,27 +88,124 @@ def close_out_cmd(
     config: Path = typer.Argument(..., help="The wave's TOML config (copy templates/wave.toml)."),
     workbook: Optional[Path] = typer.Option(None, "--workbook", "-o", help="Write the workbook here instead of [output] workbook."),
     now: Optional[str] = typer.Option(None, help="Decide as of this UTC time (ISO 8601); default: now."),
+    apply: bool = typer.Option(False, "--apply", help="Then apply the plan through the MTurk API (asks first)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --apply: do not ask before spending."),
 ) -> None:
-    """Pull both sides, match, decide and write the reconciliation workbook (a dry run: no money moves)."""
+    """Pull both sides, match, decide and write the reconciliation workbook (a dry run unless --apply)."""
     from bridge.closeout import close_out
 
     settings = load_config(config)
     result = close_out(settings, _parse_now(now), workbook=workbook)
-    print_summary(_out(), result)
+    console = _out()
+    print_summary(console, result)
+    if apply:
+        _apply(console, settings, result.plan, result.workbook, yes)
+
+
+@app.command("apply")
+@handles_errors
+def apply_cmd(
+    workbook: Path = typer.Argument(..., help="The wave's workbook, with the Decisions sheet as a person edited it."),
+    config: Path = typer.Option(..., "--config", "-c", help="The wave's TOML config."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before spending."),
+    now: Optional[str] = typer.Option(None, help="Decide as of this UTC time (ISO 8601); default: now."),
+) -> None:
+    """Apply the decisions as edited in the workbook's Decisions sheet (review rows are not sent)."""
+    from bridge.apply import load_edited_plan
+
+    settings = load_config(config)
+    edited = load_edited_plan(settings, workbook, _parse_now(now))
+    console = _out()
+    console.print(f"Edited rows: {len(edited.changes)}" + (f"; {edited.missing} row(s) missing from the sheet are not applied"
+                                                          if edited.missing else ""))
+    for line in edited.changes:
+        console.print(f"  {line}")
+    for w in edited.plan.warnings:
+        console.print(f"warning: {w}")
+    _apply(console, settings, edited.plan, workbook, yes)
+
+
+def _apply(console: Console, settings, plan, workbook: Path, yes: bool) -> None:
+    """Confirm, apply with a progress bar on a terminal, print the closing line; exit 2 on failures."""
+    from bridge.apply import apply_plan
+
+    if not yes and not _can_ask():
+        # Refused before any MTurk client exists: nothing is contacted, nothing is sent.
+        where = "production (real money)" if plan.environment == "production" else plan.environment
+        raise SafetyRefusal(f"Applying to MTurk {where} needs a confirmation and there is no terminal to ask on. "
+                            "Pass --yes to apply without asking. Nothing was sent.")
+
+    def confirm(pre) -> bool:
+        for line in pre.lines():
+            console.print(line)
+        return yes or typer.confirm(f"Send this to MTurk {pre.environment}?", default=False)
+
+    with _progress_bar(console) as progress:
+        try:
+            result = apply_plan(plan, settings, workbook=workbook, confirm=confirm, progress=progress)
+        except KeyboardInterrupt:
+            raise ApplyError("Interrupted. What was sent is in the ledger; run the same command again to resume.") from None
+    if result.sent_now == 0:
+        console.print("Nothing to send: every action is already done (per the ledger).")
+    console.print(result.summary_line())
+    console.print(f"Workbook (with the Log): {result.workbook}")
+    result.raise_for_failures()
+
+
+def _can_ask() -> bool:
+    return sys.stdin.isatty()
+
+
+@contextmanager
+def _progress_bar(console: Console):
+    """A progress callback that draws a rich bar on a terminal (started on first use, so
+    the confirmation prompt comes first), or None when stdout is not a terminal."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   TextColumn("{task.description}"), console=console, transient=True)
+    task = None
+
+    def update(done: int, total: int, label: str) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(label, total=total)
+        bar.update(task, completed=done, total=total, description=label)
+
+    try:
+        yield update
+    finally:
+        if task is not None:
+            bar.stop()
 
 
 @app.command()
 @handles_errors
 def demo(
-    out: Path = typer.Option(Path("sample_data/out"), help="Folder for the demo's workbook."),
+    out: Path = typer.Option(Path("sample_data/out"), help="Folder for the demo's workbook and ledger."),
 ) -> None:
-    """Run the sample wave in sample_data/ end to end and print where the workbook is."""
-    from bridge.closeout import close_out
+    """Offline: close out the sample wave and apply it (--apply --yes) against the local MTurk emulator."""
+    from bridge.apply.demo import run_demo
 
-    config = _sample_config()
-    settings = load_config(config)
-    result = close_out(settings, _parse_now(None), workbook=out / f"{settings.wave.name}-reconciliation.xlsx")
-    print_summary(_out(), result)
+    settings = load_config(_sample_config())
+    console = _out()
+    with _progress_bar(console) as progress:
+        run = run_demo(settings, settings.resolve(settings.mturk.csv), out, _parse_now(None), progress=progress)
+    print_summary(console, run.closeout)
+    console.print(f"MTurk emulator at {run.emulator_url} (qualification types created: "
+                  + ", ".join(f"{role} {qid}" for role, qid in run.qualification_types.items()) + ")")
+    if run.preflight is not None:
+        for line in run.preflight.lines():
+            console.print(line)
+    console.print(run.applied.summary_line())
+    after = run.applied.balance
+    console.print(f"Emulator balance: {run.balance_before:.2f} -> {after:.2f} USD" if after is not None else "")
+    console.print(f"Workbook (with the Log): {run.applied.workbook}")
+    run.applied.raise_for_failures()
 
 
 @app.command()

@@ -1,0 +1,194 @@
+"""Read the `Decisions` sheet as a person edited it and rebuild the plan from it.
+
+Editable: `Decision` (approve / reject / review), `Bonus` (changed or cleared) and
+`Feedback` (for rejections; empty means the config's reject_feedback). Everything is
+validated first and every problem is reported with its row number before anything is
+sent. Rows missing from the sheet are not applied (they become `review`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from bridge.config import Settings, _feedback
+from bridge.errors import InputError
+from bridge.models import AssignmentDecision, Decision, Plan
+from bridge.money import AmountError, fmt, has_sub_cent, parse_amount, to_cents
+from bridge.report import _FORMULA_START
+from bridge.rules import _qualifications, _warnings
+
+REQUIRED = ("AssignmentId", "Decision", "Bonus", "Feedback")
+MISSING_NOTE = "not in the edited Decisions sheet: not applied"
+
+
+@dataclass(slots=True)
+class EditedPlan:
+    plan: Plan
+    changes: list[str]  # one line per edited row, for the person to check
+    missing: int  # plan rows the sheet no longer has
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _unsafe(text: str) -> str:
+    """Undo the workbook's formula guard (a `'` put before `=`, `+`, `-`, `@`...)."""
+    return text[1:] if len(text) > 1 and text[0] == "'" and text[1] in _FORMULA_START else text
+
+
+def _bonus(value: object) -> Decimal | None:
+    """The cell's amount in whole cents; None when empty or zero. Raises ValueError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"Bonus {value!r} is not an amount")
+    text = repr(value) if isinstance(value, float) else str(value)  # repr: the shortest exact float text
+    try:
+        amount = parse_amount(text)
+    except AmountError:
+        raise ValueError(f"Bonus {_text(value)!r} is not an amount such as 1.50") from None
+    if amount < 0:
+        raise ValueError(f"Bonus {_text(value)} is negative")
+    if has_sub_cent(amount):
+        raise ValueError(f"Bonus {_text(value)} has more than two decimals; MTurk pays whole cents")
+    return to_cents(amount) if amount > 0 else None
+
+
+def read_sheet(path: Path) -> list[tuple[int, dict[str, object]]]:
+    """(row number, {column: value}) for every non-empty row of the Decisions sheet."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found.")
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError):
+        raise InputError(f"{path}: not an .xlsx workbook (save it from Excel as .xlsx).") from None
+    try:
+        if "Decisions" not in wb.sheetnames:
+            raise InputError(f"{path}: has no 'Decisions' sheet; sheets: {', '.join(wb.sheetnames)}.")
+        rows = wb["Decisions"].iter_rows(values_only=True)
+        header = [_text(c) for c in next(rows, ())]
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise InputError(f"{path}: the Decisions sheet has no column(s) {', '.join(missing)} in its first row.")
+        out = []
+        for number, row in enumerate(rows, start=2):
+            if any(_text(v) for v in row):
+                out.append((number, {h: row[i] if i < len(row) else None for i, h in enumerate(header) if h}))
+        return out
+    finally:
+        wb.close()
+
+
+def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings: Settings, path: Path) -> EditedPlan:
+    """The plan with the sheet's decisions; InputError listing every invalid row."""
+    by_id = {d.assignment_id: d for d in plan.decisions}
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    edited: dict[str, AssignmentDecision] = {}
+    changes: list[str] = []
+    for number, cells in rows:
+        aid = _text(cells.get("AssignmentId"))
+        where = f"row {number}"
+        if not aid:
+            problems.append(f"{where}: no AssignmentId")
+            continue
+        if aid in seen:
+            problems.append(f"{where}: AssignmentId {aid} is also on row {seen[aid]}")
+            continue
+        seen[aid] = number
+        d = by_id.get(aid)
+        if d is None:
+            problems.append(f"{where}: AssignmentId {aid} is not an assignment of wave {plan.wave}")
+            continue
+        worker = _text(cells.get("WorkerId"))
+        if worker and worker != d.worker_id:
+            problems.append(f"{where}: WorkerId {worker} does not match the wave's {d.worker_id} for {aid}")
+        raw = _text(cells.get("Decision")).lower()
+        try:
+            decision = Decision(raw)
+        except ValueError:
+            problems.append(f"{where}: Decision {raw!r} is not approve, reject or review")
+            continue
+        try:
+            bonus = _bonus(cells.get("Bonus"))
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if bonus is not None and (decision is Decision.REJECT or d.status == "Rejected"):
+            problems.append(f"{where}: a bonus goes only to approved work ({aid} is "
+                            f"{'rejected' if decision is Decision.REJECT else 'Rejected on MTurk'})")
+        feedback = ""
+        if decision is Decision.REJECT:
+            feedback = _unsafe(_text(cells.get("Feedback"))) or settings.rules.reject_feedback
+            try:
+                _feedback(feedback)
+            except ValueError as exc:
+                problems.append(f"{where}: Feedback {exc}")
+        change = []
+        if decision is not d.decision:
+            change.append(f"{d.decision.value} -> {decision.value}")
+        if bonus != d.bonus:
+            change.append(f"bonus {fmt(d.bonus) or 'none'} -> {fmt(bonus) or 'none'}")
+        if decision is Decision.REJECT and feedback != d.feedback:
+            change.append("feedback edited")
+        if change:
+            changes.append(f"row {number} {aid}: " + "; ".join(change))
+            d = dataclasses.replace(d, decision=decision, bonus=bonus, feedback=feedback,
+                                    notes=[*d.notes, "edited in the workbook: " + "; ".join(change)])
+        edited[aid] = d
+    problems += _over_cap(edited, seen, settings)
+    if problems:
+        shown = "\n".join(f"  - {p}" for p in problems)
+        raise InputError(f"{path}: {len(problems)} problem(s) in the Decisions sheet; nothing was sent:\n{shown}")
+
+    decisions = []
+    for d in plan.decisions:
+        if d.assignment_id in edited:
+            decisions.append(edited[d.assignment_id])
+        else:
+            decisions.append(dataclasses.replace(d, decision=Decision.REVIEW, feedback="", notes=[*d.notes, MISSING_NOTE]))
+    new = dataclasses.replace(plan, decisions=decisions, qualifications=_qualifications(decisions, settings))
+    new.warnings = _warnings(new, settings, plan.now)
+    return EditedPlan(new, changes, len(plan.decisions) - len(edited))
+
+
+def _over_cap(edited: dict[str, AssignmentDecision], rows: dict[str, int], settings: Settings) -> list[str]:
+    cap = settings.bonus.max_per_worker
+    if cap is None:
+        return []
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    last: dict[str, int] = {}
+    for aid, d in edited.items():
+        if d.decision is Decision.APPROVE and d.bonus:
+            totals[d.worker_id] += d.bonus
+            last[d.worker_id] = rows[aid]
+    return [f"row {last[w]}: bonuses to worker {w} total {fmt(t)}, above [bonus] max_per_worker {fmt(cap)}"
+            for w, t in totals.items() if t > cap]
+
+
+def load_edited_plan(settings: Settings, workbook: Path, now: datetime) -> EditedPlan:
+    """Re-run the close-out (same config: the wave's assignments and statuses) and lay the
+    person's edits over it. The close-out's own workbook goes to a temporary folder so the
+    edited file is never overwritten before it is read."""
+    from bridge.closeout import close_out
+
+    rows = read_sheet(workbook)  # read first: a broken file fails before any work
+    with tempfile.TemporaryDirectory(prefix="survey-bridge-") as tmp:
+        plan = close_out(settings, now, workbook=Path(tmp) / "plan.xlsx").plan
+    return apply_edits(plan, rows, settings, Path(workbook))

@@ -1,0 +1,189 @@
+"""Apply a plan: check the cost against the balance, ask, send once, write the Log.
+
+The caller supplies `confirm` (the CLI asks a person, or `--yes` answers for them) and an
+optional `progress` callback; this module never prints or prompts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from bridge.apply.actions import LABELS, Action, Kind, plan_actions
+from bridge.apply.client import DEFAULT_WORKERS, Marketplace, MarketplaceError, connect
+from bridge.apply.executor import Executor, Progress
+from bridge.apply.ledger import DONE, FAILED, PENDING, SKIPPED, Entry, Ledger
+from bridge.config import Settings
+from bridge.cost import Cost, plan_cost
+from bridge.errors import ApplyError, InputError, SafetyRefusal
+from bridge.models import Plan
+from bridge.money import fmt
+from bridge.report import LogRow, write_workbook
+from bridge.sources.mturk_api import endpoint_for
+
+_KIND_ORDER = {k: i for i, k in enumerate(Kind)}
+
+
+@dataclass(slots=True)
+class Preflight:
+    """What is about to be sent and what it costs, shown before asking."""
+
+    environment: str
+    endpoint: str
+    to_send: Counter[Kind]
+    already_done: int
+    cost: Cost  # of what is still to send
+    balance: Decimal
+
+    @property
+    def nothing_to_send(self) -> bool:
+        return not sum(self.to_send.values())
+
+    def lines(self) -> list[str]:
+        c = self.cost
+        where = self.environment if self.endpoint == self.environment else f"{self.environment} ({self.endpoint})"
+        lines = [f"MTurk {where}" + (": REAL MONEY" if self.environment == "production" else "")]
+        lines.append("To send: " + ", ".join(f"{self.to_send[k]} {LABELS[k]}" for k in Kind)
+                     + (f" ({self.already_done} already done)" if self.already_done else ""))
+        lines.append(f"Cost: rewards {fmt(c.rewards)} + bonuses {fmt(c.bonuses)} + fees {fmt(c.fees)} = "
+                     f"{fmt(c.total)} USD; account balance {fmt(self.balance)} USD")
+        return lines
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    done: Counter[Kind]
+    bonus_total: Decimal  # bonuses paid for this plan, whichever run paid them
+    failed: list[Entry]
+    skipped: list[Entry]
+    sent_now: int  # actions attempted in this run
+    balance: Decimal | None
+    workbook: Path
+
+    def summary_line(self) -> str:
+        d = self.done
+        line = (f"Applied: {d[Kind.APPROVE]} approvals, {d[Kind.REJECT]} rejections, {d[Kind.BONUS]} bonuses "
+                f"({fmt(self.bonus_total)} USD), {d[Kind.GRANT]} qualification grants; ")
+        if self.skipped:
+            line += f"{len(self.skipped)} skipped, "
+        return line + f"{len(self.failed)} failed."
+
+    def raise_for_failures(self) -> None:
+        if self.failed:
+            kinds = Counter(Kind(e.kind) for e in self.failed)
+            listed = ", ".join(f"{n} {LABELS[k]}" for k, n in kinds.items())
+            first = self.failed[0]
+            raise ApplyError(
+                f"{len(self.failed)} action(s) failed ({listed}); e.g. {first.kind} {first.assignment_id or first.worker_id}: "
+                f"{first.detail}. The ledger keeps what succeeded; run the same command again to retry the rest "
+                f"(the Log sheet lists each one)."
+            )
+
+
+def _remaining_cost(plan: Plan, ledger: Ledger, final: set[str]) -> Cost:
+    """plan_cost of what is not yet done: approvals done count as Approved, bonuses done as paid."""
+    decisions = []
+    for d in plan.decisions:
+        approved = ledger.key(Action(Kind.APPROVE, d.assignment_id)) in final
+        paid = ledger.key(Action(Kind.BONUS, d.assignment_id)) in final
+        decisions.append(dataclasses.replace(d, status="Approved" if approved else d.status,
+                                             bonus=None if paid else d.bonus))
+    return plan_cost(dataclasses.replace(plan, decisions=decisions))
+
+
+def preflight(plan: Plan, actions: list[Action], market: Marketplace, ledger: Ledger) -> Preflight:
+    """Cost against balance; refuse (SafetyRefusal) before anything is sent if it does not fit."""
+    entries = ledger.entries()
+    final = {k for k, e in entries.items() if e.status in (DONE, SKIPPED)}
+    todo = [a for a in actions if ledger.key(a) not in final]
+    cost = _remaining_cost(plan, ledger, final)
+    for qid in sorted({a.qualification_type_id for a in todo if a.kind is Kind.GRANT}):
+        if not market.qualification_type_exists(qid):
+            raise InputError(f"[qualifications] {qid}: no such qualification type in the MTurk {plan.environment} "
+                             "environment (sandbox and production ids differ). Nothing was sent.")
+    balance = market.account_balance()
+    pre = Preflight(plan.environment, endpoint_for(plan.environment), Counter(a.kind for a in todo),
+                    len(actions) - len(todo), cost, balance)
+    if cost.unknown_rewards and todo:
+        raise SafetyRefusal(f"The reward of {cost.unknown_rewards} approval(s) is unknown, so the cost cannot be "
+                            "checked against the balance: set [wave] reward. Nothing was sent.")
+    if cost.total > balance:
+        raise SafetyRefusal(
+            f"The account balance ({fmt(balance)} USD) cannot cover this run: rewards {fmt(cost.rewards)} + bonuses "
+            f"{fmt(cost.bonuses)} + fees {fmt(cost.fees)} = {fmt(cost.total)} USD. Nothing was sent."
+        )
+    return pre
+
+
+def apply_plan(
+    plan: Plan,
+    settings: Settings,
+    *,
+    workbook: Path,
+    confirm: Callable[[Preflight], bool],
+    progress: Progress | None = None,
+    market: Marketplace | None = None,
+    ledger_path: Path | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> ApplyResult:
+    """Send the plan's actions once, then rewrite `workbook` with the Log and the balance.
+
+    `confirm` sees the Preflight and returns False to stop (SafetyRefusal, nothing sent).
+    Failures do not raise: see `ApplyResult.failed` / `raise_for_failures()`.
+    """
+    actions = plan_actions(plan)
+    if market is None:
+        market = connect(plan.environment, profile=settings.mturk.profile)
+    with Ledger(ledger_path or settings.ledger_path, plan.environment, plan.wave) as ledger:
+        try:
+            pre = preflight(plan, actions, market, ledger)
+        except MarketplaceError as exc:
+            raise ApplyError(f"MTurk {plan.environment} did not answer the checks before sending ({exc}). "
+                             "Nothing was sent.") from None
+        sent_now = 0
+        if not pre.nothing_to_send:
+            if not confirm(pre):
+                raise SafetyRefusal("Not confirmed: nothing was sent.")
+            sent_now = Executor(market, ledger, workers=workers, progress=progress).run(actions).attempted
+        try:
+            balance: Decimal | None = market.account_balance()
+        except MarketplaceError:
+            balance = None
+        result = _result(actions, ledger, sent_now, balance, workbook)
+        log = log_rows(ledger)
+    write_workbook(plan, workbook, balance=fmt(balance) if balance is not None else "unknown (MTurk did not answer)",
+                   log=log)
+    return result
+
+
+def _result(actions: list[Action], ledger: Ledger, sent_now: int, balance: Decimal | None,
+            workbook: Path) -> ApplyResult:
+    entries = ledger.entries()
+    mine = [entries[k] for k in (ledger.key(a) for a in actions) if k in entries]
+    done = Counter(Kind(e.kind) for e in mine if e.status == DONE)
+    bonus_total = sum((Decimal(e.amount) for e in mine if e.status == DONE and e.kind == Kind.BONUS and e.amount),
+                      Decimal("0.00"))
+    # Never sent (e.g. interrupted before its turn) counts as failed: it is not done.
+    missing = [a for a in actions if ledger.key(a) not in entries]
+    failed = [e for e in mine if e.status in (FAILED, PENDING)]
+    failed += [Entry(ledger.key(a), a.kind.value, a.assignment_id, a.worker_id, a.hit_id, a.qualification_type_id,
+                     a.amount_text, FAILED, "", "not sent", 0, "") for a in missing]
+    skipped = [e for e in mine if e.status == SKIPPED]
+    return ApplyResult(done, bonus_total, failed, skipped, sent_now, balance, Path(workbook))
+
+
+def log_rows(ledger: Ledger) -> list[LogRow]:
+    """One Log row per recorded action of the wave (every run), in SPEC order: kind, then
+    first recorded. Grants name their qualification type in Detail."""
+    entries = sorted(ledger.entries().values(), key=lambda e: _KIND_ORDER.get(Kind(e.kind), len(_KIND_ORDER)))
+    rows = []
+    for e in entries:
+        detail = e.detail or (f"RequestId {e.request_id}" if e.request_id else "")
+        if e.kind == Kind.GRANT:
+            detail = f"qualification {e.qualification_type_id}" + (f"; {detail}" if detail else "")
+        rows.append(LogRow(e.kind, e.assignment_id, e.worker_id, e.amount, e.status, detail, e.updated_at))
+    return rows

@@ -1,0 +1,174 @@
+"""Faults: 5xx before and after the change, throttling, a crash between send and record,
+and a process SIGKILLed part-way then resumed. Every action lands exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from apply_support import (
+    NOW_ARG,
+    REPO,
+    SAMPLE,
+    assert_applied_once,
+    balance,
+    create_qualification_types,
+    plan_for,
+    sheet,
+    start_emulator_process,
+    write_wave,
+)
+
+from bridge.apply import Action, Kind, Ledger, apply_plan, connect
+from bridge.config import load_config
+from bridge.cost import plan_cost
+from bridge.errors import ApplyError
+
+
+def yes(pre) -> bool:
+    return True
+
+
+def apply_until_done(config: Path, tmp_path: Path, url: str, *, max_attempts: int, rounds: int = 10):
+    """Apply again until nothing fails (bounded); returns the per-round failure counts."""
+    settings = load_config(config)
+    plan = plan_for(config, tmp_path)
+    failures = []
+    for _ in range(rounds):
+        try:
+            result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes,
+                                market=connect(url, max_attempts=max_attempts))
+        except ApplyError:  # the checks before sending met a fault: nothing sent, try again
+            failures.append(-1)
+            continue
+        failures.append(len(result.failed))
+        if not result.failed:
+            return plan, failures
+    raise AssertionError(f"still failing after {rounds} runs: {failures}")
+
+
+def test_service_faults_before_and_after_the_change_pay_nothing_twice(make_emu, tmp_path: Path):
+    emu = make_emu(fault_seed=7)
+    config = write_wave(tmp_path / "wave", emu.url, create_qualification_types(emu.url))
+    before = emu.balance
+    emu.faults.fail_rate = 0.3  # from here on: half the faults come after the change took effect
+
+    # Two attempts per call, so some actions do fail and are left for the next run.
+    plan, failures = apply_until_done(config, tmp_path, emu.url, max_attempts=2)
+
+    assert failures[0] != 0 and failures[-1] == 0
+    assert_applied_once(emu.url, plan)
+    assert before - emu.balance == plan_cost(plan).total
+    log = sheet(load_config(config).workbook_path, "Log")
+    assert len(log) == 158 and {r["Status"] for r in log} == {"done"}
+
+
+def test_throttled_calls_are_slowed_down_not_lost(make_emu, tmp_path: Path):
+    emu = make_emu(rate_limit=60)
+    config = write_wave(tmp_path / "wave", emu.url, create_qualification_types(emu.url))
+    before = emu.balance
+
+    plan, failures = apply_until_done(config, tmp_path, emu.url, max_attempts=6)
+
+    assert_applied_once(emu.url, plan)
+    assert before - emu.balance == plan_cost(plan).total
+    # Setup (2 types), checks (2 types, balance), 158 actions, 1 listing, balance after:
+    # anything beyond that was a throttled request that was retried.
+    assert sum(emu.calls.values()) > 2 + 3 + 158 + 1 + 1
+
+
+def test_actions_pending_after_a_crash_are_checked_not_resent(wave: Path, emu, tmp_path: Path):
+    """A crash between sending and recording: MTurk has the change, the ledger says pending."""
+    settings = load_config(wave)
+    plan = plan_for(wave, tmp_path)
+    approve = next(d for d in plan.decisions if d.decision.value == "approve" and d.status == "Submitted" and d.bonus)
+    reject = next(d for d in plan.decisions if d.decision.value == "reject")
+    market = connect(emu.url)
+    market.approve(approve.assignment_id)
+    market.reject(reject.assignment_id, reject.feedback)
+    market.send_bonus(approve.worker_id, approve.assignment_id, approve.bonus, "x", "sometokenfromthecrashedrun")
+    with Ledger(settings.ledger_path, plan.environment, plan.wave) as ledger:
+        ledger.pending(Action(Kind.APPROVE, approve.assignment_id, approve.worker_id, approve.hit_id))
+        ledger.pending(Action(Kind.REJECT, reject.assignment_id, reject.worker_id, reject.hit_id))
+        ledger.pending(Action(Kind.BONUS, approve.assignment_id, approve.worker_id, approve.hit_id, amount=approve.bonus))
+    approvals, rejections = emu.calls["ApproveAssignment"], emu.calls["RejectAssignment"]
+    gets = emu.calls["GetAssignment"]
+
+    result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes, market=market)
+
+    assert not result.failed
+    assert emu.calls["ApproveAssignment"] - approvals == 36  # not the pending one
+    assert emu.calls["RejectAssignment"] - rejections == 4
+    assert emu.calls["GetAssignment"] - gets == 2
+    assert_applied_once(emu.url, plan)
+    log = {(r["Action"], r["AssignmentId"]): r for r in sheet(settings.workbook_path, "Log")}
+    assert "interrupted run" in log[("approve", approve.assignment_id)]["Detail"]
+    assert "ListBonusPayments" in log[("bonus", approve.assignment_id)]["Detail"]
+
+
+def _ledger_count(path: Path, where: str) -> int:
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute(f"SELECT COUNT(*) FROM actions WHERE {where}").fetchone()[0]
+    except sqlite3.OperationalError:  # the table is not there yet
+        return 0
+
+
+def test_sigkill_part_way_then_resume_applies_every_action_once(tmp_path: Path):
+    # The emulator lives in its own process, so killing the apply does not touch it.
+    emulator, url = start_emulator_process("--seed-batch", str(SAMPLE / "batch_results.csv"), "--latency-ms", "40")
+    try:
+        config = write_wave(tmp_path / "wave", url, create_qualification_types(url))
+        plan = plan_for(config, tmp_path)
+        before = balance(url)
+        ledger = load_config(config).ledger_path
+        command = [sys.executable, "-m", "bridge", "close-out", str(config), "--apply", "--yes", *NOW_ARG]
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        # Kill once bonuses are being sent: approvals done, bonuses in flight, grants to come.
+        while _ledger_count(ledger, "kind = 'bonus'") < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        assert _ledger_count(ledger, "status = 'pending'") > 0  # answers that were never recorded
+        assert _ledger_count(ledger, "kind = 'grant'") == 0
+
+        resumed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+        assert resumed.returncode == 0, resumed.stderr
+        assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in resumed.stdout
+        assert_applied_once(url, plan)
+        assert before - balance(url) == plan_cost(plan).total == Decimal("111.16")
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
+def test_work_rejected_on_the_website_meanwhile_is_skipped_not_overridden(wave: Path, emu, tmp_path: Path):
+    settings = load_config(wave)
+    plan = plan_for(wave, tmp_path)
+    d = next(d for d in plan.decisions if d.decision.value == "approve" and d.status == "Submitted" and d.bonus)
+    connect(emu.url).reject(d.assignment_id, "Rejected by hand on the requester website.")
+    seen = []
+
+    result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes, market=connect(emu.url),
+                        progress=lambda done, total, label: seen.append((done, total, label)))
+
+    assert not result.failed and len(result.skipped) == 2  # its approval and its bonus
+    assert "2 skipped, 0 failed." in result.summary_line()
+    assert emu.assignment(d.assignment_id).status == "Rejected"
+    assert all(b.assignment_id != d.assignment_id for b in emu.bonuses)
+    log = {(r["Action"], r["AssignmentId"]): r for r in sheet(settings.workbook_path, "Log")}
+    assert log[("approve", d.assignment_id)]["Status"] == "skipped"
+    assert "Rejected on MTurk" in log[("bonus", d.assignment_id)]["Detail"]
+    assert seen[-1][:2] == (158, 158) and {label for _, _, label in seen} == {
+        "approvals", "rejections", "bonuses", "qualification grants"}

@@ -1,0 +1,70 @@
+"""The pure parts: actions from a plan, bonus tokens, the ledger file."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+from apply_support import SAMPLE, plan_for
+
+from bridge.apply import Action, Kind, Ledger, bonus_token, log_rows, plan_actions
+from bridge.apply.client import MarketplaceError
+
+
+def test_plan_actions_follow_the_decisions(tmp_path: Path):
+    plan = plan_for(SAMPLE / "wave.toml", tmp_path)
+    actions = plan_actions(plan)
+    stage = {Kind.APPROVE: 0, Kind.REJECT: 0, Kind.BONUS: 1, Kind.GRANT: 2}
+    stages = [stage[a.kind] for a in actions]
+    assert stages == sorted(stages)  # approvals and rejections, then bonuses, then grants
+    by_kind = {k: [a for a in actions if a.kind is k] for k in Kind}
+    review = {d.assignment_id for d in plan.decisions if d.decision.value == "review"}
+    decided = {d.assignment_id for d in plan.decisions if d.status != "Submitted"}
+    sent = {a.assignment_id for a in by_kind[Kind.APPROVE] + by_kind[Kind.REJECT]}
+    assert not sent & review and not sent & decided
+    assert all(a.text for a in by_kind[Kind.REJECT])  # RejectAssignment needs feedback
+    assert all(a.amount and a.amount > 0 and a.text == plan.bonus_reason for a in by_kind[Kind.BONUS])
+    assert not {a.assignment_id for a in by_kind[Kind.BONUS]} & review
+    assert len(by_kind[Kind.GRANT]) == len(plan.qualifications)
+
+
+def test_bonus_token_is_deterministic_and_fits():
+    token = bonus_token("sandbox", "wave-3", "3ASSIGNMENT")
+    assert token == bonus_token("sandbox", "wave-3", "3ASSIGNMENT")
+    assert len(token) <= 64 and re.fullmatch(r"[0-9a-f]+", token)
+    others = {bonus_token("production", "wave-3", "3ASSIGNMENT"), bonus_token("sandbox", "wave-4", "3ASSIGNMENT"),
+              bonus_token("sandbox", "wave-3", "3OTHER")}
+    assert token not in others and len(others) == 3
+
+
+def test_ledger_keeps_every_state_change_across_connections(tmp_path: Path):
+    path = tmp_path / "ledger.sqlite"
+    bonus = Action(Kind.BONUS, "3ASG", "AWORKER", "3HIT", amount=Decimal("1.50"))
+    grant = Action(Kind.GRANT, worker_id="AWORKER", qualification_type_id="3QUAL")
+    with Ledger(path, "sandbox", "w1") as ledger:
+        ledger.pending(bonus)
+        ledger.pending(grant)
+        ledger.record(grant, "failed", detail="ServiceFault: try again")
+    # A new process sees what the first recorded, nothing of other waves or environments.
+    with Ledger(path, "sandbox", "w1") as ledger:
+        entries = ledger.entries()
+        assert entries[ledger.key(bonus)].status == "pending" and entries[ledger.key(bonus)].amount == "1.50"
+        assert entries[ledger.key(grant)].status == "failed"
+        ledger.pending(grant)
+        ledger.record(grant, "done", request_id="req-1")
+        assert ledger.entries()[ledger.key(grant)].attempts == 2
+        rows = log_rows(ledger)
+        assert [(r.action, r.status) for r in rows] == [("bonus", "pending"), ("grant", "done")]
+        assert rows[1].detail == "qualification 3QUAL; RequestId req-1"
+    with Ledger(path, "production", "w1") as other:
+        assert other.entries() == {}
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_marketplace_errors_are_classified():
+    assert MarketplaceError("RequestError", "This operation can be called with a status of: Submitted (1)").status_conflict
+    assert MarketplaceError("RequestError", 'The idempotency token "x" has already been processed. (1)').duplicate_token
+    assert not MarketplaceError("ServiceFault", "We encountered an internal error.").status_conflict
