@@ -194,7 +194,9 @@ def demo(
     settings = load_config(_sample_config())
     console = _out()
     with _progress_bar(console) as progress:
-        run = run_demo(settings, settings.resolve(settings.mturk.csv), out, _parse_now(None), progress=progress)
+        run = run_demo(settings, settings.resolve(settings.qualtrics.csv), settings.resolve(settings.mturk.csv), out,
+                       _parse_now(None), progress=progress)
+    console.print(f"Pulled both sides through the APIs: {run.closeout.survey.source}; {run.closeout.mturk.source}")
     print_summary(console, run.closeout)
     console.print(f"MTurk emulator at {run.emulator_url} (qualification types created: "
                   + ", ".join(f"{role} {qid}" for role, qid in run.qualification_types.items()) + ")")

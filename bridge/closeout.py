@@ -77,8 +77,12 @@ def check_columns(settings: Settings, survey: QualtricsTable, mturk: MTurkTable)
         raise SourceError("\n".join(p.message for p in problems))
 
 
-def close_out(settings: Settings, now: datetime, *, workbook: Path | None = None) -> CloseOut:
-    survey = read_survey(settings)
+def close_out(
+    settings: Settings, now: datetime, *, workbook: Path | None = None, env: Mapping[str, str] | None = None
+) -> CloseOut:
+    """Read both sides, match, decide and write the workbook. `env` (default: the process
+    environment) is where the Qualtrics token and host are looked up."""
+    survey = read_survey(settings, env)
     mturk = read_mturk(settings)
     check_columns(settings, survey, mturk)
     opts = MatchOptions(

@@ -189,8 +189,11 @@ def test_console_script_error_goes_to_stderr(tmp_path: Path):
     assert proc.stderr.startswith("survey-bridge: error:") and "file not found" in proc.stderr
 
 
-def test_demo_runs_the_sample_wave(tmp_path: Path):
+def test_demo_pulls_both_apis_and_applies(tmp_path: Path):
     result = run("demo", "--out", tmp_path)
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "sample-wave-1-reconciliation.xlsx").exists()
-    assert "Wave sample-wave-1" in result.output
+    out = result.output.replace("\n", " ")
+    assert "Pulled both sides through the APIs: SV_sampleWave01 export" in out and "MTurk API at http://127.0.0.1:" in out
+    assert "Wave sample-wave-1" in out and "; 0 failed." in out
+    log = sheet(tmp_path / "sample-wave-1-reconciliation.xlsx", "Log")
+    assert {r["Action"] for r in log} >= {"approve", "reject", "bonus"} and all(r["Status"] == "done" for r in log)
