@@ -22,7 +22,7 @@ from bridge.sources.qualtrics_csv import read_qualtrics_csv
 @dataclass(slots=True)
 class CloseOut:
     plan: Plan
-    workbook: Path
+    workbook: Path | None
     survey: QualtricsTable
     mturk: MTurkTable
 
@@ -77,11 +77,10 @@ def check_columns(settings: Settings, survey: QualtricsTable, mturk: MTurkTable)
         raise SourceError("\n".join(p.message for p in problems))
 
 
-def close_out(
-    settings: Settings, now: datetime, *, workbook: Path | None = None, env: Mapping[str, str] | None = None
-) -> CloseOut:
-    """Read both sides, match, decide and write the workbook. `env` (default: the process
-    environment) is where the Qualtrics token and host are looked up."""
+def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | None = None) -> CloseOut:
+    """Read both sides, match and decide; no workbook is written (`workbook` is None).
+    `env` (default: the process environment) is where the Qualtrics token and host are
+    looked up."""
     survey = read_survey(settings, env)
     mturk = read_mturk(settings)
     check_columns(settings, survey, mturk)
@@ -91,7 +90,14 @@ def close_out(
         worker_id_column=settings.qualtrics.worker_id_column,
         include_unfinished=settings.qualtrics.include_unfinished,
     )
-    result = match_wave(mturk, survey, opts)
-    plan = build_plan(result, settings, mturk.hits, now)
-    path = write_workbook(plan, workbook or settings.workbook_path)
-    return CloseOut(plan=plan, workbook=path, survey=survey, mturk=mturk)
+    plan = build_plan(match_wave(mturk, survey, opts), settings, mturk.hits, now)
+    return CloseOut(plan=plan, workbook=None, survey=survey, mturk=mturk)
+
+
+def close_out(
+    settings: Settings, now: datetime, *, workbook: Path | None = None, env: Mapping[str, str] | None = None
+) -> CloseOut:
+    """`plan_wave`, then write the workbook (default: the config's `[output] workbook`)."""
+    result = plan_wave(settings, now, env=env)
+    result.workbook = write_workbook(result.plan, workbook or settings.workbook_path)
+    return result

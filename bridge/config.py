@@ -41,7 +41,7 @@ def _money(value: Any, *, allow_sub_cent: bool = False) -> Decimal:
     return amount
 
 
-def _feedback(value: str) -> str:
+def check_feedback(value: str) -> str:
     if len(value) > 1024:
         raise ValueError(f"is {len(value)} characters; MTurk accepts at most 1024")
     if _BAD_FEEDBACK_CHARS.search(value):
@@ -137,9 +137,10 @@ class RulesSettings(_Section):
     attention_feedback: str = "The survey's attention check questions were not answered correctly."
     auto_approval_warning_hours: int = Field(default=48, ge=0)
 
-    _check_feedback = field_validator("reject_feedback", "too_fast_feedback", "attention_feedback")(
-        classmethod(lambda cls, v: _feedback(v))
-    )
+    @field_validator("reject_feedback", "too_fast_feedback", "attention_feedback")
+    @classmethod
+    def _feedback_ok(cls, v: str) -> str:
+        return check_feedback(v)
 
 
 class BonusSettings(_Section):

@@ -42,6 +42,11 @@ def safe(text: str) -> str | None:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def restore(text: str) -> str:
+    """Undo `safe`: the text as the worker or survey wrote it."""
+    return text[1:] if len(text) > 1 and text[0] == "'" and text[1:].startswith(_FORMULA_START) else text
+
+
 def _text(text: str) -> str | None:
     return text or None  # write-only sheets skip None cells: a clean wave writes far fewer
 

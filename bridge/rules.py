@@ -146,7 +146,7 @@ def build_plan(result: MatchResult, settings: Settings, hits: dict[str, Hit], no
                 duration_seconds=m.response.duration_seconds if m.response else None,
             )
         )
-    quals = _qualifications(decisions, settings)
+    quals = qualifications_for(decisions, settings)
     unmatched = [
         UnmatchedResponse(
             response_id=r.response_id,
@@ -169,11 +169,11 @@ def build_plan(result: MatchResult, settings: Settings, hits: dict[str, Hit], no
         bonus_reason=settings.bonus.reason,
         survey_responses=len({m.response.response_id for m in result.matches if m.response}) + len(unmatched),
     )
-    plan.warnings = _warnings(plan, settings, now)
+    plan.warnings = plan_warnings(plan, settings, now)
     return plan
 
 
-def _qualifications(decisions: list[AssignmentDecision], settings: Settings) -> list[QualificationAction]:
+def qualifications_for(decisions: list[AssignmentDecision], settings: Settings) -> list[QualificationAction]:
     out: list[QualificationAction] = []
     q = settings.qualifications
     if q.prev_worker:
@@ -192,7 +192,7 @@ def _qualifications(decisions: list[AssignmentDecision], settings: Settings) -> 
     return out
 
 
-def _warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
+def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
     warnings: list[str] = []
     review = [d for d in plan.decisions if d.decision is Decision.REVIEW and d.status == "Submitted"]
     if review:

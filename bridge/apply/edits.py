@@ -9,7 +9,6 @@ sent. Rows missing from the sheet are not applied (they become `review`).
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from bridge.config import Settings, _feedback
+from bridge.config import Settings, check_feedback
 from bridge.errors import InputError
 from bridge.models import AssignmentDecision, Decision, Plan
 from bridge.money import AmountError, fmt, has_sub_cent, parse_amount, to_cents
-from bridge.report import _FORMULA_START
-from bridge.rules import _qualifications, _warnings
+from bridge.report import restore
+from bridge.rules import qualifications_for, plan_warnings
 
 REQUIRED = ("AssignmentId", "Decision", "Bonus", "Feedback")
 MISSING_NOTE = "not in the edited Decisions sheet: not applied"
@@ -44,11 +43,6 @@ def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
-
-
-def _unsafe(text: str) -> str:
-    """Undo the workbook's formula guard (a `'` put before `=`, `+`, `-`, `@`...)."""
-    return text[1:] if len(text) > 1 and text[0] == "'" and text[1] in _FORMULA_START else text
 
 
 def _bonus(value: object) -> Decimal | None:
@@ -135,9 +129,9 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
                             f"{'rejected' if decision is Decision.REJECT else 'Rejected on MTurk'})")
         feedback = ""
         if decision is Decision.REJECT:
-            feedback = _unsafe(_text(cells.get("Feedback"))) or settings.rules.reject_feedback
+            feedback = restore(_text(cells.get("Feedback"))) or settings.rules.reject_feedback
             try:
-                _feedback(feedback)
+                check_feedback(feedback)
             except ValueError as exc:
                 problems.append(f"{where}: Feedback {exc}")
         change = []
@@ -163,8 +157,8 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
             decisions.append(edited[d.assignment_id])
         else:
             decisions.append(dataclasses.replace(d, decision=Decision.REVIEW, feedback="", notes=[*d.notes, MISSING_NOTE]))
-    new = dataclasses.replace(plan, decisions=decisions, qualifications=_qualifications(decisions, settings))
-    new.warnings = _warnings(new, settings, plan.now)
+    new = dataclasses.replace(plan, decisions=decisions, qualifications=qualifications_for(decisions, settings))
+    new.warnings = plan_warnings(new, settings, plan.now)
     return EditedPlan(new, changes, len(plan.decisions) - len(edited))
 
 
@@ -183,12 +177,10 @@ def _over_cap(edited: dict[str, AssignmentDecision], rows: dict[str, int], setti
 
 
 def load_edited_plan(settings: Settings, workbook: Path, now: datetime) -> EditedPlan:
-    """Re-run the close-out (same config: the wave's assignments and statuses) and lay the
-    person's edits over it. The close-out's own workbook goes to a temporary folder so the
-    edited file is never overwritten before it is read."""
-    from bridge.closeout import close_out
+    """Plan the wave again (same config: its assignments and statuses) and lay the
+    person's edits over it. No workbook is written, so the edited file stays as it is."""
+    from bridge.closeout import plan_wave
 
     rows = read_sheet(workbook)  # read first: a broken file fails before any work
-    with tempfile.TemporaryDirectory(prefix="survey-bridge-") as tmp:
-        plan = close_out(settings, now, workbook=Path(tmp) / "plan.xlsx").plan
+    plan = plan_wave(settings, now).plan
     return apply_edits(plan, rows, settings, Path(workbook))

@@ -106,12 +106,12 @@ def _credentials_help(environment: str, profile: str | None) -> str:
     where = describe_environment(environment)
     if profile:
         return (
-            f"No AWS credentials for profile {profile!r}, needed to read HITs from {where}. Add "
+            f"No AWS credentials for profile {profile!r}, needed to use {where}. Add "
             f"aws_access_key_id and aws_secret_access_key under [{profile}] in ~/.aws/credentials "
             f"(or `aws configure --profile {profile}`), or change [mturk] profile."
         )
     return (
-        f"No AWS credentials found, needed to read HITs from {where}. Set AWS_ACCESS_KEY_ID and "
+        f"No AWS credentials found, needed to use {where}. Set AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY in the environment, put them in ~/.aws/credentials (`aws configure`), "
         "or name a profile in the config: [mturk] profile = \"...\". Never put keys in the config file."
     )
@@ -175,7 +175,7 @@ def make_mturk_client(environment: str = "sandbox", *, profile: str | None = Non
         raise SourceError(f"{_credentials_help(environment, profile)} ({e})") from None
     except BotoCoreError as e:
         raise SourceError(
-            f"AWS credentials could not be loaded ({type(e).__name__}: {e}), needed to read HITs from "
+            f"AWS credentials could not be loaded ({type(e).__name__}: {e}), needed to use "
             f"{describe_environment(environment)}. Check ~/.aws/config"
             + (f" for profile {profile!r}." if profile else " and the AWS_* environment variables.")
         ) from None

@@ -106,7 +106,7 @@ def test_production_without_credentials_fails_before_any_request(no_network):
 
 
 def test_sandbox_without_credentials_fails_before_any_request(no_network):
-    with pytest.raises(SourceError, match="needed to read HITs from the MTurk sandbox"):
+    with pytest.raises(SourceError, match="needed to use the MTurk sandbox"):
         fetch_assignments([UNKNOWN], environment="sandbox")
     assert no_network == []
 
