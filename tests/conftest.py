@@ -16,3 +16,20 @@ def realworld() -> Path:
     if not REALWORLD.exists():
         pytest.fail(f"{REALWORLD} is missing: the shared folder must sit beside the repository")
     return REALWORLD
+
+
+@pytest.fixture
+def start_mturk():
+    """Start MTurk emulators (any constructor arguments); all are stopped after the test."""
+    from bridge.emulator.mturk import MTurkEmulator
+
+    started = []
+
+    def start(**kwargs):
+        emulator = MTurkEmulator(**kwargs).__enter__()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.__exit__(None, None, None)

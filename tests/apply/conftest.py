@@ -3,7 +3,6 @@ AWS credentials anywhere (so a real endpoint can never be reached by accident)."
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 from apply_support import SAMPLE, create_qualification_types, write_wave
@@ -23,20 +22,15 @@ def no_aws_credentials(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture
-def make_emu():
+def make_emu(start_mturk):
     """Served emulators seeded with the sample batch; any constructor arguments."""
-    started: list[MTurkEmulator] = []
 
     def make(**kwargs) -> MTurkEmulator:
-        emulator = MTurkEmulator(**kwargs)
+        emulator = start_mturk(**kwargs)
         emulator.seed_batch(SAMPLE / "batch_results.csv")
-        started.append(emulator.__enter__())
         return emulator
 
-    yield make
-    # Stopping waits on the server's poll loop; do it in the background.
-    for emulator in started:
-        threading.Thread(target=emulator.__exit__, args=(None, None, None), daemon=True).start()
+    return make
 
 
 @pytest.fixture

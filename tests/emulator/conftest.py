@@ -3,7 +3,6 @@ unmodified boto3 client pointed at one."""
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 from mturk_support import FakeClock, make_client
@@ -17,21 +16,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_emu(clock: FakeClock):
+def make_emu(clock: FakeClock, start_mturk):
     """Start emulators with any constructor arguments (clock defaults to the fixture's)."""
-    started: list[MTurkEmulator] = []
 
     def make(**kwargs) -> MTurkEmulator:
         kwargs.setdefault("clock", clock)
-        emulator = MTurkEmulator(**kwargs).__enter__()
-        started.append(emulator)
-        return emulator
+        return start_mturk(**kwargs)
 
-    yield make
-    # The server's accept loop notices shutdown only every half second; stopping in the
-    # background keeps that wait out of every test's run time.
-    for emulator in started:
-        threading.Thread(target=emulator.__exit__, args=(None, None, None), daemon=True).start()
+    return make
 
 
 @pytest.fixture
