@@ -126,7 +126,9 @@ def build_plan(result: MatchResult, settings: Settings, hits: dict[str, Hit], no
         if bonus is not None and decision is Decision.APPROVE:
             paid_to_worker[a.worker_id] += bonus
         hit = hits.get(a.hit_id)
-        reward = settings.wave.reward if settings.wave.reward is not None else (hit.reward if hit else None)
+        # The HIT's own reward (batch file or API) is what MTurk pays; the config's is the
+        # fallback when the source does not say.
+        reward = hit.reward if hit is not None and hit.reward is not None else settings.wave.reward
         decisions.append(
             AssignmentDecision(
                 assignment_id=a.assignment_id,
@@ -223,6 +225,13 @@ def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
     invalid = sum("bonus_invalid" in d.reasons for d in plan.decisions)
     if invalid:
         warnings.append(f"{invalid} bonus amount(s) were negative or unreadable; those assignments are in review.")
+    configured = settings.wave.reward
+    differing = sorted(h.hit_id for h in plan.hits.values() if configured is not None and h.reward not in (None, configured))
+    if differing:
+        warnings.append(
+            f"[wave] reward {configured} differs from the reward MTurk has for HIT(s) {', '.join(differing[:3])}; "
+            "the HIT's reward is used."
+        )
     if any(d.reward is None for d in plan.decisions):
         warnings.append("The reward of some HITs is unknown: set [wave] reward so the cost can be shown.")
     return warnings

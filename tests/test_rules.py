@@ -10,7 +10,7 @@ from builders import NOW, asg, mturk, resp, settings, survey
 
 from bridge.cost import plan_cost
 from bridge.match import MatchOptions, match_wave
-from bridge.models import Decision
+from bridge.models import Decision, Hit
 from bridge.rules import build_plan
 
 OPTS = MatchOptions(code_column="Random ID", code_answer="surveycode", worker_id_column="workerId")
@@ -163,3 +163,19 @@ def test_warning_names_the_first_auto_approval(tmp_path):
 def test_warning_when_auto_approval_already_passed(tmp_path):
     p = plan_for(tmp_path, [asg("nope", auto_in=timedelta(hours=-1))], [resp("1000000")])
     assert any("already passed" in w for w in p.warnings)
+
+
+@pytest.mark.parametrize(
+    "configured, hit_reward, expected, warned",
+    [(None, "1.50", "1.50", False), ("2.00", "1.50", "1.50", True), ("1.50", "1.50", "1.50", False),
+     ("2.00", None, "2.00", False)],
+)
+def test_reward_comes_from_the_hit_and_config_is_the_fallback(tmp_path, configured, hit_reward, expected, warned):
+    s = settings(tmp_path)
+    s.wave.reward = Decimal(configured) if configured else None
+    table = mturk(asg("1000000"))
+    if hit_reward is None:
+        table.hits = {hit_id: Hit(hit_id) for hit_id in table.hits}
+    p = build_plan(match_wave(table, survey(resp("1000000")), OPTS), s, table.hits, NOW)
+    assert p.decisions[0].reward == Decimal(expected)
+    assert any("differs from the reward MTurk has" in w for w in p.warnings) is warned
