@@ -128,27 +128,41 @@ def apply_cmd(
 def _apply(console: Console, settings, plan, workbook: Path, yes: bool) -> None:
     """Confirm, apply with a progress bar on a terminal, print the closing line; exit 2 on failures."""
     from bridge.apply import apply_plan
+    from bridge.apply.client import canonical_environment
 
+    environment = canonical_environment(plan.environment)
     if not yes and not _can_ask():
         # Refused before any MTurk client exists: nothing is contacted, nothing is sent.
-        where = "production (real money)" if plan.environment == "production" else plan.environment
+        where = "production (real money)" if environment == "production" else plan.environment
         raise SafetyRefusal(f"Applying to MTurk {where} needs a confirmation and there is no terminal to ask on. "
                             "Pass --yes to apply without asking. Nothing was sent.")
+    shown = []
 
     def confirm(pre) -> bool:
+        shown.append(pre)
         for line in pre.lines():
             console.print(line)
-        return yes or typer.confirm(f"Send this to MTurk {pre.environment}?", default=False)
+        if yes:
+            return True
+        where = "production (REAL MONEY)" if pre.environment == "production" else pre.environment
+        try:
+            return typer.confirm(f"Send this to MTurk {where}?", default=False)
+        except (typer.Abort, EOFError, KeyboardInterrupt):  # Ctrl-C or end of input at the prompt
+            raise SafetyRefusal("Not confirmed; nothing was sent.") from None
 
     with _progress_bar(console) as progress:
         try:
             result = apply_plan(plan, settings, workbook=workbook, confirm=confirm, progress=progress)
         except KeyboardInterrupt:
             raise ApplyError("Interrupted. What was sent is in the ledger; run the same command again to resume.") from None
+    if not shown:  # nothing was asked: the preflight's warnings still matter
+        for w in result.warnings:
+            console.print(f"warning: {w}")
     if result.sent_now == 0:
         console.print("Nothing to send: every action is already done (per the ledger).")
     console.print(result.summary_line())
-    console.print(f"Workbook (with the Log): {result.workbook}")
+    if not result.workbook_error:
+        console.print(f"Workbook (with the Log): {result.workbook}")
     result.raise_for_failures()
 
 
@@ -206,7 +220,8 @@ def demo(
     console.print(run.applied.summary_line())
     after = run.applied.balance
     console.print(f"Emulator balance: {run.balance_before:.2f} -> {after:.2f} USD" if after is not None else "")
-    console.print(f"Workbook (with the Log): {run.applied.workbook}")
+    if not run.applied.workbook_error:
+        console.print(f"Workbook (with the Log): {run.applied.workbook}")
     run.applied.raise_for_failures()
 
 

@@ -8,12 +8,13 @@
 """
 
 from bridge.apply.actions import Action, Kind, bonus_token, plan_actions
-from bridge.apply.client import Marketplace, MarketplaceError, MTurkMarketplace, connect
+from bridge.apply.client import Marketplace, MarketplaceError, MTurkMarketplace, canonical_environment, connect
 from bridge.apply.edits import EditedPlan, load_edited_plan
 from bridge.apply.ledger import Ledger
 from bridge.apply.run import ApplyResult, Preflight, apply_plan, log_rows, preflight
 
 __all__ = [
     "Action", "ApplyResult", "EditedPlan", "Kind", "Ledger", "MTurkMarketplace", "Marketplace", "MarketplaceError",
-    "Preflight", "apply_plan", "bonus_token", "connect", "load_edited_plan", "log_rows", "plan_actions", "preflight",
+    "Preflight", "apply_plan", "bonus_token", "canonical_environment", "connect", "load_edited_plan", "log_rows",
+    "plan_actions", "preflight",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from bridge.apply.client import canonical_environment
 from bridge.models import Decision, Plan
 from bridge.money import fmt
 
@@ -34,6 +35,7 @@ class Action:
     text: str = ""  # rejection feedback or bonus reason
     qualification_type_id: str = ""
     value: int = 1
+    role: str = ""  # grants: "prev_worker" | "eligible_worker"
 
     @property
     def target(self) -> str:
@@ -50,9 +52,12 @@ class Action:
 def bonus_token(environment: str, wave: str, assignment_id: str) -> str:
     """SendBonus's UniqueRequestToken: the same bonus always carries the same token.
 
-    64 hex characters, the model's maximum length.
+    64 hex characters, the model's maximum length. The environment is taken in its
+    canonical spelling, so an emulator on another port or `localhost` for `127.0.0.1`
+    gives the same token.
     """
-    return hashlib.sha256(f"{environment}\x1f{wave}\x1f{assignment_id}".encode()).hexdigest()
+    env = canonical_environment(environment)
+    return hashlib.sha256(f"{env}\x1f{wave}\x1f{assignment_id}".encode()).hexdigest()
 
 
 def plan_actions(plan: Plan) -> list[Action]:
@@ -72,5 +77,5 @@ def plan_actions(plan: Plan) -> list[Action]:
     for q in plan.qualifications:
         if q.action == "grant":
             out.append(Action(Kind.GRANT, worker_id=q.worker_id, qualification_type_id=q.qualification_type_id,
-                              value=q.value))
+                              value=q.value, role=q.role))
     return out

@@ -7,23 +7,64 @@ Errors come out as `MarketplaceError` (code and message, never credentials).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.money import fmt
-from bridge.sources.mturk_api import make_mturk_client
+from bridge.sources.mturk_api import ENDPOINTS, make_mturk_client
 
 DEFAULT_WORKERS = 8
 # Enough attempts that a 30% fault rate rarely exhausts them; adaptive mode adds the
 # client-side rate limiter so throttling is met by slowing down, not by hammering.
 DEFAULT_MAX_ATTEMPTS = 6
 _STATUS_CONFLICT = re.compile(r"can be called with a status of", re.IGNORECASE)
+
+
+_REAL_HOSTS = {urlsplit(url).hostname: name for name, url in ENDPOINTS.items()}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_environment(environment: str) -> str:
+    """The one spelling of an environment used for ledger keys, bonus tokens and the
+    production label.
+
+    The real endpoints (with or without a trailing `/`) are `production` and `sandbox`;
+    any loopback URL (127.0.0.0/8, ::1, localhost, any port: the emulator) is `local`;
+    another URL keeps its scheme, host (lower case), port (unless the default) and path,
+    without a trailing `/`. A name such as `sandbox` stays as given.
+    """
+    env = environment.strip()
+    parts = urlsplit(env)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return env
+    host = parts.hostname.lower()  # urlsplit strips IPv6 brackets
+    path = parts.path.rstrip("/")
+    try:
+        port = parts.port
+    except ValueError:  # not a number: keep the URL as written, only tidied
+        return env.rstrip("/")
+    if host == "localhost" or host.endswith(".localhost"):
+        return "local"
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return "local"
+    except ValueError:
+        pass
+    if host in _REAL_HOSTS and not path:  # whatever scheme or port: never treat real money as a test
+        return _REAL_HOSTS[host]
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{path}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,10 @@ Editable: `Decision` (approve / reject / review), `Bonus` (changed or cleared) a
 `Feedback` (for rejections; empty means the config's reject_feedback). Everything is
 validated first and every problem is reported with its row number before anything is
 sent. Rows missing from the sheet are not applied (they become `review`).
+
+Not editable here: the decision of work MTurk no longer holds as Submitted (an approval or
+rejection cannot be sent again; a decision that agrees with MTurk's status is accepted),
+and a bonus the ledger already has paid.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from bridge.apply.ledger import DONE, Entry, Ledger
 from bridge.config import Settings, check_feedback
 from bridge.errors import InputError
 from bridge.models import AssignmentDecision, Decision, Plan
@@ -89,8 +94,14 @@ def read_sheet(path: Path) -> list[tuple[int, dict[str, object]]]:
         wb.close()
 
 
-def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings: Settings, path: Path) -> EditedPlan:
-    """The plan with the sheet's decisions; InputError listing every invalid row."""
+_STATUS_OF = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected"}
+
+
+def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings: Settings, path: Path,
+                paid: dict[str, Entry] | None = None) -> EditedPlan:
+    """The plan with the sheet's decisions; InputError listing every invalid row.
+    `paid`: the bonuses the ledger has `done`, by assignment (they cannot be changed)."""
+    paid = paid or {}
     by_id = {d.assignment_id: d for d in plan.decisions}
     problems: list[str] = []
     seen: dict[str, int] = {}
@@ -114,16 +125,27 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
         if worker and worker != d.worker_id:
             problems.append(f"{where}: WorkerId {worker} does not match the wave's {d.worker_id} for {aid}")
         raw = _text(cells.get("Decision")).lower()
+        valid = True  # collect every problem of the row before giving up on it
         try:
             decision = Decision(raw)
         except ValueError:
             problems.append(f"{where}: Decision {raw!r} is not approve, reject or review")
-            continue
+            valid = False
         try:
             bonus = _bonus(cells.get("Bonus"))
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
+            valid = False
+        if not valid:
             continue
+        if decision is not d.decision and d.status != "Submitted" and _STATUS_OF.get(decision) != d.status:
+            problems.append(f"{where}: assignment {aid} is already {d.status} on MTurk; its decision cannot be "
+                            f"changed here (to {decision.value})")
+        done = paid.get(aid)
+        want = bonus if decision is Decision.APPROVE else None
+        if done is not None and done.amount and Decimal(done.amount) != want:
+            problems.append(f"{where}: bonus already paid {done.amount} on {done.updated_at[:10]}; it cannot be "
+                            f"changed to {fmt(want) or 'none'} here")
         if bonus is not None and (decision is Decision.REJECT or d.status == "Rejected"):
             problems.append(f"{where}: a bonus goes only to approved work ({aid} is "
                             f"{'rejected' if decision is Decision.REJECT else 'Rejected on MTurk'})")
@@ -183,4 +205,13 @@ def load_edited_plan(settings: Settings, workbook: Path, now: datetime) -> Edite
 
     rows = read_sheet(workbook)  # read first: a broken file fails before any work
     plan = plan_wave(settings, now).plan
-    return apply_edits(plan, rows, settings, Path(workbook))
+    return apply_edits(plan, rows, settings, Path(workbook), paid=_paid_bonuses(settings, plan))
+
+
+def _paid_bonuses(settings: Settings, plan: Plan) -> dict[str, Entry]:
+    """The bonuses the wave's ledger has `done`, by assignment (none when there is no ledger yet)."""
+    path = settings.ledger_path
+    if not Path(path).exists():
+        return {}
+    with Ledger(path, plan.environment, plan.wave) as ledger:
+        return {e.assignment_id: e for e in ledger.entries().values() if e.kind == "bonus" and e.status == DONE}

@@ -9,7 +9,11 @@ through a bounded thread pool. Nothing is sent twice:
 - bonuses are checked against ListBonusPayments (one paginated listing per HIT) right
   before sending, since UniqueRequestTokens are forgotten after 24 hours; each still
   carries a deterministic token so a retry within a day is refused by MTurk itself;
-- qualification grants are idempotent and are simply sent again.
+- a bonus MTurk already lists for the assignment with another amount than the plan's
+  (e.g. a top-up paid by hand) is not sent: it is `failed`, for a person to settle, with
+  the amount MTurk paid;
+- qualification grants are idempotent and are simply sent again; Eligible_Worker only
+  goes to a worker whose approvals in this wave are all done.
 
 Throttling and 5xx faults are retried inside botocore (adaptive mode); what still fails is
 recorded `failed` with its error, and the next run retries it.
@@ -17,10 +21,12 @@ recorded `failed` with its error, and the next run retries it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from bridge.apply.actions import LABELS, STAGES, Action, Kind, bonus_token
 from bridge.apply.client import DEFAULT_WORKERS, BonusPayment, Marketplace, MarketplaceError
@@ -30,6 +36,7 @@ from bridge.money import fmt
 # (completed, total, what is being sent); called on the caller's thread.
 Progress = Callable[[int, int, str], None]
 _TARGET_STATUS = {Kind.APPROVE: "Approved", Kind.REJECT: "Rejected"}
+_DONE_WORD = {Kind.APPROVE: "approved", Kind.REJECT: "rejected"}
 
 
 @dataclass(slots=True)
@@ -77,6 +84,8 @@ class Executor:
                     continue
                 if stage == (Kind.BONUS,):
                     batch = self._bonuses_to_send(batch, actions, pool, finished)
+                elif stage == (Kind.GRANT,):
+                    batch = self._grants_to_send(batch, actions, finished)
                 futures: dict[Future, Action] = {
                     pool.submit(self._one, a, self.ledger.key(a) in was_pending): a for a in batch
                 }
@@ -113,7 +122,7 @@ class Executor:
         if status == _TARGET_STATUS[action.kind]:
             return self._record(action, DONE, detail=f"already {status} on MTurk ({why}; checked with GetAssignment)")
         if status != "Submitted":
-            return self._record(action, SKIPPED, detail=f"{status} on MTurk; not {action.kind.value}d")
+            return self._record(action, SKIPPED, detail=f"{status} on MTurk; not {_DONE_WORD[action.kind]}")
         return None
 
     def _status_change(self, action: Action, was_pending: bool) -> tuple[str, str]:
@@ -143,10 +152,30 @@ class Executor:
             request_id = self.market.send_bonus(action.worker_id, action.assignment_id, action.amount, action.text, token)
         except MarketplaceError as exc:
             # A retry whose first attempt got through (the answer was lost) meets its own token.
-            if exc.duplicate_token and self.market.bonus_payments(assignment_id=action.assignment_id):
-                return self._record(action, DONE, detail="paid by an earlier attempt (token already processed)")
+            if exc.duplicate_token:
+                paid = [p.amount for p in self.market.bonus_payments(assignment_id=action.assignment_id)]
+                if paid:
+                    return self._settle_paid(action, paid, "paid by an earlier attempt (token already processed)")
             return self._record(action, FAILED, detail=str(exc))
         return self._record(action, DONE, request_id=request_id)
+
+    def _settle_paid(self, action: Action, paid: list[Decimal], how: str) -> tuple[str, str]:
+        """A bonus MTurk already lists for the assignment: done when one payment is the
+        plan's amount; otherwise never sent automatically, left for a person (failed), with
+        what MTurk paid as its amount."""
+        if action.amount in paid:
+            others = list(paid)
+            others.remove(action.amount)
+            extra = f"; also paid on this assignment: {', '.join(fmt(a) for a in others)}" if others else ""
+            return self._record(action, DONE, detail=f"already paid {fmt(action.amount)} ({how}){extra}")
+        total = sum(paid, Decimal("0.00"))
+        what = (f"a bonus of {fmt(total)} was" if len(paid) == 1
+                else f"bonuses of {' + '.join(fmt(a) for a in paid)} = {fmt(total)} were")
+        return self._record(
+            dataclasses.replace(action, amount=total), FAILED,
+            detail=f"{what} already paid on this assignment; the plan says {fmt(action.amount)}: "
+                   f"needs a person (not sent; {how})",
+        )
 
     def _grant(self, action: Action) -> tuple[str, str]:
         self.ledger.pending(action)
@@ -164,14 +193,17 @@ class Executor:
         by_hit: dict[str, list[Action]] = defaultdict(list)
         for a in batch:
             by_hit[a.hit_id].append(a)
-        listings = {pool.submit(self.market.bonus_payments, hit_id=h): h for h in by_hit}
-        paid: dict[str, BonusPayment] = {}
+        listings = {pool.submit(self._listing, h): h for h in by_hit}
+        paid: dict[str, list[Decimal]] = defaultdict(list)
         unlisted: dict[str, str] = {}
         for future in as_completed(listings):
             try:
-                paid.update((p.assignment_id, p) for p in future.result())
+                for p in future.result():
+                    paid[p.assignment_id].append(p.amount)
             except MarketplaceError as exc:
                 unlisted[listings[future]] = str(exc)
+            except Exception as exc:  # a malformed listing: that HIT's bonuses wait, the rest go on
+                unlisted[listings[future]] = f"{type(exc).__name__}: {exc}"
 
         entries = self.ledger.entries()
         status_of = {a.assignment_id: entries.get(self.ledger.key(a)) for a in actions if a.kind in _TARGET_STATUS}
@@ -179,9 +211,7 @@ class Executor:
         for a in batch:
             change = status_of.get(a.assignment_id)
             if a.assignment_id in paid:
-                p = paid[a.assignment_id]
-                note = "" if p.amount == a.amount else f"; the plan says {fmt(a.amount)}"
-                result = self._record(a, DONE, detail=f"already paid {fmt(p.amount)} (found by ListBonusPayments){note}")
+                result = self._settle_paid(a, paid[a.assignment_id], "found by ListBonusPayments")
             elif a.hit_id in unlisted:
                 result = self._record(a, FAILED, detail=f"not sent: could not list the HIT's bonuses ({unlisted[a.hit_id]})")
             elif change is not None and change.status == SKIPPED:
@@ -192,4 +222,42 @@ class Executor:
                 to_send.append(a)
                 continue
             finished(a, result)
+        return to_send
+
+    def _listing(self, hit_id: str) -> list[BonusPayment]:
+        """Every bonus paid for the HIT, each amount checked to be a number."""
+        payments = self.market.bonus_payments(hit_id=hit_id)
+        for p in payments:
+            if not isinstance(p.amount, Decimal) or not p.amount.is_finite():
+                raise ValueError(f"the listing has a bonus amount {p.amount!r} for {p.assignment_id}")
+        return payments
+
+    # --- Eligible_Worker only after the worker's approvals ---------------------------------
+
+    def _grants_to_send(self, batch: list[Action], actions: list[Action],
+                        finished: Callable[[Action, tuple[str, str]], None]) -> list[Action]:
+        """Hold back an Eligible_Worker grant unless every approval of that worker in this
+        wave is done (work already Approved when read has no approval action). Skipped when
+        MTurk forbids the approval, failed (retried next run) when it has not succeeded yet.
+        Prev_Worker grants are unconditional."""
+        entries = self.ledger.entries()
+        approvals: dict[str, list[Action]] = defaultdict(list)
+        for a in actions:
+            if a.kind is Kind.APPROVE:
+                approvals[a.worker_id].append(a)
+        to_send = []
+        for g in batch:
+            mine = approvals.get(g.worker_id, []) if g.role == "eligible_worker" else []
+            blocking = [(a, e) for a in mine if (e := entries.get(self.ledger.key(a))) is None or e.status != DONE]
+            if not blocking:
+                to_send.append(g)
+                continue
+            a, e = blocking[0]
+            if e is not None and e.status == SKIPPED:
+                result = self._record(g, SKIPPED, detail=f"not granted: the approval of {a.assignment_id} was "
+                                                         f"skipped ({e.detail})")
+            else:
+                result = self._record(g, FAILED, detail=f"not sent: the approval of {a.assignment_id} has not "
+                                                        "succeeded yet")
+            finished(g, result)
         return to_send

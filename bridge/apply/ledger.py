@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bridge.apply.actions import Action
+from bridge.apply.client import canonical_environment
 from bridge.errors import InputError
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
@@ -70,11 +71,12 @@ def _now() -> str:
 
 
 class Ledger:
-    """The actions of one (environment, wave) in a SQLite file."""
+    """The actions of one (environment, wave) in a SQLite file. The environment is kept in
+    its canonical spelling (`canonical_environment`): `local` for any emulator URL."""
 
     def __init__(self, path: Path, environment: str, wave: str):
         self.path = Path(path)
-        self.environment = environment
+        self.environment = canonical_environment(environment)
         self.wave = wave
         self._lock = threading.Lock()
         try:
@@ -117,7 +119,8 @@ class Ledger:
             )
 
     def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> None:
-        """Record the outcome (done / failed / skipped), inserting the row if it is new."""
+        """Record the outcome (done / failed / skipped), inserting the row if it is new.
+        The amount is the action's: for a bonus found already paid, what MTurk paid."""
         a = action
         with self._lock:
             self._db.execute(
@@ -125,7 +128,7 @@ class Ledger:
                 "qualification_type_id, amount, status, request_id, detail, updated_at) "
                 "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET status = excluded.status, request_id = excluded.request_id, "
-                "detail = excluded.detail, updated_at = excluded.updated_at",
+                "amount = excluded.amount, detail = excluded.detail, updated_at = excluded.updated_at",
                 (self.key(a), self.environment, self.wave, a.kind.value, a.assignment_id, a.worker_id, a.hit_id,
                  a.qualification_type_id, a.amount_text, status, request_id, detail[:1000], _now()),
             )

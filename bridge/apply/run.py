@@ -14,16 +14,16 @@ from decimal import Decimal
 from pathlib import Path
 
 from bridge.apply.actions import LABELS, Action, Kind, plan_actions
-from bridge.apply.client import DEFAULT_WORKERS, Marketplace, MarketplaceError, connect
+from bridge.apply.client import DEFAULT_WORKERS, Marketplace, MarketplaceError, canonical_environment, connect
 from bridge.apply.executor import Executor, Progress
 from bridge.apply.ledger import DONE, FAILED, PENDING, SKIPPED, Entry, Ledger
 from bridge.config import Settings
 from bridge.cost import Cost, plan_cost
-from bridge.errors import ApplyError, InputError, SafetyRefusal
+from bridge.errors import ApplyError, InputError, SafetyRefusal, SourceError
 from bridge.models import Plan
 from bridge.money import fmt
 from bridge.report import LogRow, write_workbook
-from bridge.sources.mturk_api import endpoint_for
+from bridge.sources.mturk_api import describe_environment, endpoint_for
 
 _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
 
@@ -32,12 +32,13 @@ _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
 class Preflight:
     """What is about to be sent and what it costs, shown before asking."""
 
-    environment: str
+    environment: str  # canonical: production, sandbox, local or a URL
     endpoint: str
     to_send: Counter[Kind]
     already_done: int
     cost: Cost  # of what is still to send
     balance: Decimal
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def nothing_to_send(self) -> bool:
@@ -51,7 +52,7 @@ class Preflight:
                      + (f" ({self.already_done} already done)" if self.already_done else ""))
         lines.append(f"Cost: rewards {fmt(c.rewards)} + bonuses {fmt(c.bonuses)} + fees {fmt(c.fees)} = "
                      f"{fmt(c.total)} USD; account balance {fmt(self.balance)} USD")
-        return lines
+        return lines + [f"warning: {w}" for w in self.warnings]
 
 
 @dataclass(slots=True)
@@ -63,6 +64,8 @@ class ApplyResult:
     sent_now: int  # actions attempted in this run
     balance: Decimal | None
     workbook: Path
+    warnings: list[str] = dataclasses.field(default_factory=list)  # the preflight's
+    workbook_error: str = ""  # the workbook could not be rewritten (the ledger has it all)
 
     def summary_line(self) -> str:
         d = self.done
@@ -73,15 +76,24 @@ class ApplyResult:
         return line + f"{len(self.failed)} failed."
 
     def raise_for_failures(self) -> None:
+        """ApplyError (exit 2) when an action failed or the workbook could not be written."""
+        problems = []
         if self.failed:
             kinds = Counter(Kind(e.kind) for e in self.failed)
             listed = ", ".join(f"{n} {LABELS[k]}" for k, n in kinds.items())
             first = self.failed[0]
-            raise ApplyError(
+            problems.append(
                 f"{len(self.failed)} action(s) failed ({listed}); e.g. {first.kind} {first.assignment_id or first.worker_id}: "
                 f"{first.detail}. The ledger keeps what succeeded; run the same command again to retry the rest "
-                f"(the Log sheet lists each one)."
+                + ("(the ledger lists each one)." if self.workbook_error else "(the Log sheet lists each one).")
             )
+        if self.workbook_error:
+            problems.append(
+                f"{self.workbook_error} The actions above were applied and the ledger holds what was done; "
+                "run the same command again to rewrite the workbook and its Log (nothing is sent twice)."
+            )
+        if problems:
+            raise ApplyError("\n".join(problems))
 
 
 def _remaining_cost(plan: Plan, ledger: Ledger, final: set[str]) -> Cost:
@@ -95,9 +107,31 @@ def _remaining_cost(plan: Plan, ledger: Ledger, final: set[str]) -> Cost:
     return plan_cost(dataclasses.replace(plan, decisions=decisions))
 
 
+def paid_bonus_conflicts(plan: Plan, actions: list[Action], ledger: Ledger) -> list[tuple[str, Entry, Decimal | None]]:
+    """(assignment, ledger entry, planned amount) for every bonus the ledger has `done` for
+    this plan's assignments with another amount than the plan's (None: no bonus now). A
+    paid bonus is never changed or sent again; a person must settle the difference."""
+    wanted = {a.assignment_id: a.amount for a in actions if a.kind is Kind.BONUS}
+    paid = {e.assignment_id: e for e in ledger.entries().values() if e.kind == Kind.BONUS and e.status == DONE}
+    out = []
+    for d in plan.decisions:
+        e = paid.get(d.assignment_id)
+        if e is None:
+            continue
+        want = wanted.get(d.assignment_id)
+        if e.amount and (want is None or Decimal(e.amount) != want):
+            out.append((d.assignment_id, e, want))
+    return out
+
+
 def preflight(plan: Plan, actions: list[Action], market: Marketplace, ledger: Ledger) -> Preflight:
     """Cost against balance; refuse (SafetyRefusal) before anything is sent if it does not fit."""
     entries = ledger.entries()
+    warnings = [
+        f"assignment {aid}: bonus already paid {e.amount} on {e.updated_at[:10]}; the plan now says "
+        f"{fmt(want) or 'none'}, which cannot be changed here (nothing more is sent for it)"
+        for aid, e, want in paid_bonus_conflicts(plan, actions, ledger)
+    ]
     final = {k for k, e in entries.items() if e.status in (DONE, SKIPPED)}
     todo = [a for a in actions if ledger.key(a) not in final]
     cost = _remaining_cost(plan, ledger, final)
@@ -106,8 +140,8 @@ def preflight(plan: Plan, actions: list[Action], market: Marketplace, ledger: Le
             raise InputError(f"[qualifications] {qid}: no such qualification type in the MTurk {plan.environment} "
                              "environment (sandbox and production ids differ). Nothing was sent.")
     balance = market.account_balance()
-    pre = Preflight(plan.environment, endpoint_for(plan.environment), Counter(a.kind for a in todo),
-                    len(actions) - len(todo), cost, balance)
+    pre = Preflight(canonical_environment(plan.environment), endpoint_for(plan.environment),
+                    Counter(a.kind for a in todo), len(actions) - len(todo), cost, balance, warnings)
     if cost.unknown_rewards and todo:
         raise SafetyRefusal(f"The reward of {cost.unknown_rewards} approval(s) is unknown, so the cost cannot be "
                             "checked against the balance: set [wave] reward. Nothing was sent.")
@@ -133,7 +167,9 @@ def apply_plan(
     """Send the plan's actions once, then rewrite `workbook` with the Log and the balance.
 
     `confirm` sees the Preflight and returns False to stop (SafetyRefusal, nothing sent).
-    Failures do not raise: see `ApplyResult.failed` / `raise_for_failures()`.
+    Failures do not raise: see `ApplyResult.failed` / `raise_for_failures()`; nor does a
+    workbook that cannot be rewritten once money may have moved (`workbook_error`). An
+    unexpected error while sending is an ApplyError (the ledger keeps what was done).
     """
     actions = plan_actions(plan)
     if market is None:
@@ -141,22 +177,33 @@ def apply_plan(
     with Ledger(ledger_path or settings.ledger_path, plan.environment, plan.wave) as ledger:
         try:
             pre = preflight(plan, actions, market, ledger)
-        except MarketplaceError as exc:
-            raise ApplyError(f"MTurk {plan.environment} did not answer the checks before sending ({exc}). "
-                             "Nothing was sent.") from None
+        except MarketplaceError as exc:  # nothing sent yet: the input side of the run (exit 1)
+            where = describe_environment(plan.environment)
+            raise SourceError(f"{where[0].upper()}{where[1:]} did not answer the checks before sending ({exc}). "
+                              "Nothing was sent; run the command again.") from None
         sent_now = 0
         if not pre.nothing_to_send:
             if not confirm(pre):
                 raise SafetyRefusal("Not confirmed: nothing was sent.")
-            sent_now = Executor(market, ledger, workers=workers, progress=progress).run(actions).attempted
+            try:
+                sent_now = Executor(market, ledger, workers=workers, progress=progress).run(actions).attempted
+            except Exception as exc:  # a bug or a broken ledger: stop, but as an apply failure (exit 2)
+                raise ApplyError(
+                    f"Applying stopped on an unexpected error ({type(exc).__name__}: {exc}). The ledger keeps what "
+                    "was done (nothing unconfirmed is marked done); run the same command again to resume."
+                ) from None
         try:
             balance: Decimal | None = market.account_balance()
         except MarketplaceError:
             balance = None
         result = _result(actions, ledger, sent_now, balance, workbook)
+        result.warnings = pre.warnings
         log = log_rows(ledger)
-    write_workbook(plan, workbook, balance=fmt(balance) if balance is not None else "unknown (MTurk did not answer)",
-                   log=log)
+    try:
+        write_workbook(plan, workbook, log=log,
+                       balance=fmt(balance) if balance is not None else "unknown (MTurk did not answer)")
+    except InputError as exc:  # money moved: keep the result, report the workbook after it
+        result.workbook_error = str(exc)
     return result
 
 

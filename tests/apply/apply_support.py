@@ -3,6 +3,7 @@ workbook's sheets and an emulator in a subprocess."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -60,6 +61,18 @@ def write_wave(folder: Path, environment: str, quals: dict[str, str] | None = No
     config = folder / "wave.toml"
     config.write_text(text)
     return config
+
+
+def edit_csv(path: Path, key_column: str, key: str, column: str, value: str) -> None:
+    """Set `column` of the row whose `key_column` is `key` in a copied CSV (first row: header)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    hits = [r for r in rows[1:] if r[header.index(key_column)] == key]
+    assert len(hits) == 1, (key_column, key)
+    hits[0][header.index(column)] = value
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, quoting=csv.QUOTE_MINIMAL).writerows(rows)
 
 
 def plan_for(config: Path, tmp: Path) -> Plan:

@@ -3,11 +3,12 @@ Decisions sheet as a person edited it; invalid edits are all reported, nothing i
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from apply_support import NOW_ARG, bonuses, client, granted, plan_for, sheet, statuses
+from apply_support import MONEY_OPS, NOW_ARG, bonuses, client, edit_csv, granted, plan_for, sheet, statuses
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -108,6 +109,7 @@ def test_invalid_edits_are_all_reported_and_nothing_is_sent(wave: Path, workbook
         for aid in ids:
             rows_of[aid] = rows[aid]["AssignmentId"].row
         rows[ids[0]]["Decision"].value = "aprove"
+        rows[ids[0]]["Bonus"].value = "abc"  # the same row's second problem is reported too
         rows[ids[1]]["Bonus"].value = "1.234"
         rows[ids[2]]["Bonus"].value = "-1"
         rows[ids[3]]["AssignmentId"].value = "3NOTINTHISWAVE"
@@ -126,8 +128,9 @@ def test_invalid_edits_are_all_reported_and_nothing_is_sent(wave: Path, workbook
 
     assert result.exit_code == 1, result.output
     out = result.output
-    assert "7 problem(s) in the Decisions sheet; nothing was sent" in out
+    assert "8 problem(s) in the Decisions sheet; nothing was sent" in out
     assert f"row {rows_of[ids[0]]}: Decision 'aprove' is not approve, reject or review" in out
+    assert f"row {rows_of[ids[0]]}: Bonus 'abc' is not an amount" in out
     assert f"row {rows_of[ids[1]]}: Bonus 1.234 has more than two decimals" in out
     assert f"row {rows_of[ids[2]]}: Bonus -1 is negative" in out
     assert f"row {rows_of[ids[3]]}: AssignmentId 3NOTINTHISWAVE is not an assignment of wave sample-wave-1" in out
@@ -161,3 +164,64 @@ def test_unedited_workbook_applies_like_the_close_out(wave: Path, workbook: Path
     assert result.exit_code == 0, result.output
     assert "Edited rows: 0" in result.output
     assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in result.output
+
+
+def test_a_decision_mturk_no_longer_allows_cannot_be_edited(wave: Path, emu, tmp_path: Path):
+    plan = plan_for(wave, tmp_path)
+    rejected = next(d for d in plan.decisions if d.decision.value == "reject" and d.status == "Submitted")
+    reviewed = next(d for d in plan.decisions if d.decision.value == "review" and d.status == "Submitted" and not d.bonus)
+    # Rejected and approved on the website; the batch file downloaded afterwards says so.
+    c = client(emu.url)
+    c.reject_assignment(AssignmentId=rejected.assignment_id, RequesterFeedback="Rejected by hand.")
+    c.approve_assignment(AssignmentId=reviewed.assignment_id)
+    for d, status in ((rejected, "Rejected"), (reviewed, "Approved")):
+        edit_csv(wave.parent / "batch_results.csv", "AssignmentId", d.assignment_id, "AssignmentStatus", status)
+    result = run("close-out", wave, *NOW_ARG)
+    assert result.exit_code == 0, result.output
+    workbook = wave.parent / "out" / "sample-wave-1-reconciliation.xlsx"
+    at = {}
+
+    def change(ws, rows):
+        at["rejected"] = rows[rejected.assignment_id]["AssignmentId"].row
+        rows[rejected.assignment_id]["Decision"].value = "approve"  # cannot be: MTurk has it Rejected
+        rows[reviewed.assignment_id]["Decision"].value = "approve"  # agrees with MTurk: accepted
+
+    edit(workbook, change)
+    calls = sum(emu.calls.values())
+
+    result = run("apply", workbook, "--config", wave, "--yes", *NOW_ARG)
+
+    assert result.exit_code == 1, result.output
+    assert "1 problem(s) in the Decisions sheet; nothing was sent" in result.output
+    assert (f"row {at['rejected']}: assignment {rejected.assignment_id} is already Rejected on MTurk; its decision "
+            "cannot be changed here") in result.output
+    assert sum(emu.calls.values()) == calls
+
+
+def test_a_paid_bonus_cannot_be_edited(wave: Path, emu):
+    assert run("close-out", wave, "--apply", "--yes", *NOW_ARG).exit_code == 0
+    workbook = wave.parent / "out" / "sample-wave-1-reconciliation.xlsx"
+    at = {}
+
+    def change(ws, rows):
+        for aid, cells in rows.items():
+            if cells["Decision"].value == "approve" and cells["Bonus"].value == "0.50" and "raised" not in at:
+                at["raised"] = cells["AssignmentId"].row
+                cells["Bonus"].value = "2.99"
+            elif cells["Decision"].value == "approve" and cells["Bonus"].value == "1.00" and "cleared" not in at:
+                at["cleared"] = cells["AssignmentId"].row
+                cells["Bonus"].value = None
+
+    edit(workbook, change)
+    money = {op: emu.calls[op] for op in MONEY_OPS}
+
+    result = run("apply", workbook, "--config", wave, "--yes", *NOW_ARG)
+
+    assert result.exit_code == 1, result.output
+    assert "2 problem(s) in the Decisions sheet; nothing was sent" in result.output
+    date = r"\d{4}-\d\d-\d\d"
+    assert re.search(rf"row {at['raised']}: bonus already paid 0.50 on {date}; it cannot be changed to 2.99 here",
+                     result.output), result.output
+    assert re.search(rf"row {at['cleared']}: bonus already paid 1.00 on {date}; it cannot be changed to none here",
+                     result.output), result.output
+    assert {op: emu.calls[op] for op in MONEY_OPS} == money

@@ -12,23 +12,35 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from apply_support import (
     NOW_ARG,
     REPO,
     SAMPLE,
     assert_applied_once,
     balance,
+    client,
     create_qualification_types,
+    granted,
     plan_for,
     sheet,
     start_emulator_process,
     write_wave,
 )
+from typer.testing import CliRunner
 
 from bridge.apply import Action, Kind, Ledger, apply_plan, connect
+from bridge.cli import app
 from bridge.config import load_config
 from bridge.cost import plan_cost
-from bridge.errors import ApplyError
+from bridge.emulator.mturk import OPERATIONS
+from bridge.errors import InputError, SourceError
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
 
 
 def yes(pre) -> bool:
@@ -44,7 +56,7 @@ def apply_until_done(config: Path, tmp_path: Path, url: str, *, max_attempts: in
         try:
             result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes,
                                 market=connect(url, max_attempts=max_attempts))
-        except ApplyError:  # the checks before sending met a fault: nothing sent, try again
+        except SourceError:  # the checks before sending met a fault: nothing sent, try again
             failures.append(-1)
             continue
         failures.append(len(result.failed))
@@ -153,22 +165,118 @@ def test_sigkill_part_way_then_resume_applies_every_action_once(tmp_path: Path):
         emulator.wait(timeout=10)
 
 
-def test_work_rejected_on_the_website_meanwhile_is_skipped_not_overridden(wave: Path, emu, tmp_path: Path):
+def test_work_changed_on_the_website_meanwhile_is_skipped_not_overridden(wave: Path, emu, tmp_path: Path):
     settings = load_config(wave)
     plan = plan_for(wave, tmp_path)
     d = next(d for d in plan.decisions if d.decision.value == "approve" and d.status == "Submitted" and d.bonus)
+    r = next(d for d in plan.decisions if d.decision.value == "reject" and d.status == "Submitted")
+    eligible = next(q.qualification_type_id for q in plan.qualifications if q.role == "eligible_worker")
+    prev = next(q.qualification_type_id for q in plan.qualifications if q.role == "prev_worker")
+    assert d.worker_id in {q.worker_id for q in plan.qualifications if q.role == "eligible_worker"}
     connect(emu.url).reject(d.assignment_id, "Rejected by hand on the requester website.")
+    connect(emu.url).approve(r.assignment_id)
     seen = []
 
     result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes, market=connect(emu.url),
                         progress=lambda done, total, label: seen.append((done, total, label)))
 
-    assert not result.failed and len(result.skipped) == 2  # its approval and its bonus
-    assert "2 skipped, 0 failed." in result.summary_line()
+    # d: its approval, its bonus and its Eligible_Worker grant; r: its rejection.
+    assert not result.failed and len(result.skipped) == 4
+    assert "4 skipped, 0 failed." in result.summary_line()
     assert emu.assignment(d.assignment_id).status == "Rejected"
+    assert emu.assignment(r.assignment_id).status == "Approved"
     assert all(b.assignment_id != d.assignment_id for b in emu.bonuses)
-    log = {(r["Action"], r["AssignmentId"]): r for r in sheet(settings.workbook_path, "Log")}
-    assert log[("approve", d.assignment_id)]["Status"] == "skipped"
-    assert "Rejected on MTurk" in log[("bonus", d.assignment_id)]["Detail"]
+    assert d.worker_id not in granted(emu.url, eligible) and d.worker_id in granted(emu.url, prev)
+    log = {(row["Action"], row["AssignmentId"] or row["WorkerId"], row["Detail"].split(";")[0]): row
+           for row in sheet(settings.workbook_path, "Log")}
+    assert log[("approve", d.assignment_id, "Rejected on MTurk")]["Status"] == "skipped"
+    assert "Rejected on MTurk" in log[("bonus", d.assignment_id, "not sent: Rejected on MTurk")]["Detail"]
+    grant = log[("grant", d.worker_id, f"qualification {eligible}")]
+    assert grant["Status"] == "skipped" and f"the approval of {d.assignment_id} was skipped" in grant["Detail"]
+    assert log[("grant", d.worker_id, f"qualification {prev}")]["Status"] == "done"
+    assert log[("reject", r.assignment_id, "Approved on MTurk")]["Detail"] == "Approved on MTurk; not rejected"
     assert seen[-1][:2] == (158, 158) and {label for _, _, label in seen} == {
         "approvals", "rejections", "bonuses", "qualification grants"}
+
+
+def test_a_bonus_paid_by_hand_with_another_amount_is_left_for_a_person(wave: Path, emu, tmp_path: Path):
+    plan = plan_for(wave, tmp_path)
+    d = next(d for d in plan.decisions if d.decision.value == "approve" and d.status == "Submitted"
+             and d.bonus == Decimal("1.00"))
+    client(emu.url).send_bonus(WorkerId=d.worker_id, AssignmentId=d.assignment_id, BonusAmount="0.25",
+                               Reason="A top-up sent by hand.", UniqueRequestToken="by-hand-1")
+
+    result = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
+
+    assert result.exit_code == 2, result.output
+    why = "a bonus of 0.25 was already paid on this assignment; the plan says 1.00: needs a person (not sent"
+    assert why in result.output
+    # Only what was paid in this wave counts: 27.88 planned, less the 1.00 not sent.
+    assert "28 bonuses (26.88 USD)" in result.output and "1 failed." in result.output
+    assert [b.amount for b in emu.bonuses if b.assignment_id == d.assignment_id] == [Decimal("0.25")]
+    log = {(r["Action"], r["AssignmentId"]): r for r in sheet(load_config(wave).workbook_path, "Log")}
+    row = log[("bonus", d.assignment_id)]
+    assert (row["Amount"], row["Status"]) == ("0.25", "failed") and why in row["Detail"]
+
+    # Never sent automatically: the next run says the same again.
+    again = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
+    assert again.exit_code == 2 and why in again.output
+    assert [b.amount for b in emu.bonuses if b.assignment_id == d.assignment_id] == [Decimal("0.25")]
+
+
+def test_a_malformed_bonus_listing_fails_that_hits_bonuses_and_the_rest_goes_on(wave: Path, emu, monkeypatch):
+    def malformed(state, params):
+        return {"BonusPayments": [{"WorkerId": "AX", "AssignmentId": "3X", "BonusAmount": "n/a"}], "NumResults": 1}
+
+    monkeypatch.setitem(OPERATIONS, "ListBonusPayments", malformed)
+
+    result = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
+
+    assert result.exit_code == 2, result.output
+    assert "unexpected error" not in result.output
+    assert "Applied: 37 approvals, 5 rejections, 0 bonuses (0.00 USD), 87 qualification grants; 29 failed." in result.output
+    assert "could not list the HIT's bonuses (InvalidOperation" in result.output
+    assert emu.calls["SendBonus"] == 0
+
+
+def test_an_unexpected_error_while_sending_is_an_apply_failure_and_resumes(wave: Path, emu, tmp_path: Path,
+                                                                           monkeypatch):
+    plan = plan_for(wave, tmp_path)
+    worker = plan.qualifications[0].worker_id
+    record = Ledger.record
+
+    def broken(self, action, status, **kwargs):
+        if action.kind is Kind.GRANT and action.worker_id == worker:
+            raise sqlite3.OperationalError("disk I/O error")
+        return record(self, action, status, **kwargs)
+
+    monkeypatch.setattr(Ledger, "record", broken)
+    result = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
+
+    assert result.exit_code == 2, result.output
+    assert "unexpected error (OperationalError: disk I/O error)" in result.output
+    assert "The ledger keeps what was done" in result.output and "run the same command again to resume" in result.output
+    with Ledger(load_config(wave).ledger_path, plan.environment, plan.wave) as ledger:
+        statuses = {(e.kind, e.worker_id): e.status for e in ledger.entries().values() if e.kind == "grant"}
+    assert "done" not in {s for (k, w), s in statuses.items() if w == worker}  # never confirmed, never done
+
+    monkeypatch.undo()
+    again = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
+    assert again.exit_code == 0, again.output
+    assert_applied_once(emu.url, plan)
+
+
+def test_a_fault_in_the_checks_before_sending_is_an_input_error_naming_the_environment(wave: Path, emu,
+                                                                                         tmp_path: Path):
+    settings = load_config(wave)
+    plan = plan_for(wave, tmp_path)
+    emu.faults.fail_rate = 1.0
+
+    with pytest.raises(InputError) as caught:
+        apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes,
+                   market=connect(emu.url, max_attempts=0))
+
+    assert caught.value.exit_code == 1
+    assert f"The MTurk endpoint {emu.url} did not answer the checks before sending" in str(caught.value)
+    assert "Nothing was sent" in str(caught.value)
+    assert sum(emu.calls[op] for op in ("ApproveAssignment", "RejectAssignment", "SendBonus")) == 0

@@ -3,16 +3,20 @@ types. Each one sends nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from apply_support import MONEY_OPS, NOW_ARG, create_qualification_types, write_wave
+from apply_support import MONEY_OPS, NOW_ARG, create_qualification_types, plan_for, write_wave
 from typer.testing import CliRunner
 
-from bridge.apply import connect
+from bridge.apply import Ledger, apply_plan, connect
 from bridge.cli import app
-from bridge.errors import InputError
+from bridge.config import load_config
+from bridge.errors import InputError, SafetyRefusal
+
+PRODUCTION_URL = "https://mturk-requester.us-east-1.amazonaws.com/"
 
 runner = CliRunner()
 
@@ -59,6 +63,33 @@ def test_production_without_yes_is_refused_before_any_client(tmp_path: Path, mon
     assert "production (real money)" in result.output and "--yes" in result.output
 
 
+def test_the_production_endpoint_url_is_production(wave: Path, emu, tmp_path: Path, monkeypatch):
+    # Written out as a URL, production is still refused without --yes before any client...
+    config = write_wave(tmp_path / "prod", PRODUCTION_URL)
+    monkeypatch.setattr("bridge.apply.client.make_mturk_client", _no_client)
+    result = run("close-out", config, "--apply", *NOW_ARG)
+    assert result.exit_code == 3, result.output
+    assert "production (real money)" in result.output
+    monkeypatch.undo()
+
+    # ...and labelled REAL MONEY when asked, with production's ledger keys (here aimed at the emulator).
+    settings = load_config(wave)
+    plan = dataclasses.replace(plan_for(wave, tmp_path), environment=PRODUCTION_URL)
+    seen = []
+
+    def decline(pre) -> bool:
+        seen.append(pre)
+        return False
+
+    with pytest.raises(SafetyRefusal):
+        apply_plan(plan, settings, workbook=tmp_path / "w.xlsx", confirm=decline, market=connect(emu.url))
+    assert seen[0].environment == "production"
+    assert seen[0].lines()[0] == f"MTurk production ({PRODUCTION_URL.rstrip('/')}): REAL MONEY"
+    with Ledger(settings.ledger_path, PRODUCTION_URL, plan.wave) as ledger:
+        assert ledger.environment == "production"
+    assert money_calls(emu) == 0
+
+
 def test_production_without_credentials_names_the_environment(tmp_path: Path, monkeypatch):
     config = write_wave(tmp_path / "wave", "production")
     result = run("close-out", config, "--apply", "--yes", *NOW_ARG)
@@ -83,6 +114,14 @@ def test_declined_confirmation_sends_nothing(wave: Path, emu, monkeypatch):
     assert result.exit_code == 3, result.output
     assert "Send this to MTurk" in result.output and "Not confirmed" in result.output
     assert "To send: 37 approvals, 5 rejections, 29 bonuses, 87 qualification grants" in result.output
+    assert money_calls(emu) == 0
+
+
+def test_end_of_input_at_the_prompt_is_not_a_confirmation(wave: Path, emu, monkeypatch):
+    monkeypatch.setattr("bridge.cli._can_ask", lambda: True)
+    result = run("close-out", wave, "--apply", *NOW_ARG, input="")  # EOF, as Ctrl-D; Ctrl-C is the same Abort
+    assert result.exit_code == 3, result.output
+    assert "Not confirmed; nothing was sent." in result.output and "Aborted" not in result.output
     assert money_calls(emu) == 0
 
 

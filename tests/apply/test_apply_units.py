@@ -10,7 +10,7 @@ from pathlib import Path
 from apply_support import SAMPLE, plan_for
 
 from bridge.apply import Action, Kind, Ledger, bonus_token, log_rows, plan_actions
-from bridge.apply.client import MarketplaceError
+from bridge.apply.client import MarketplaceError, canonical_environment
 
 
 def test_plan_actions_follow_the_decisions(tmp_path: Path):
@@ -68,3 +68,31 @@ def test_marketplace_errors_are_classified():
     assert MarketplaceError("RequestError", "This operation can be called with a status of: Submitted (1)").status_conflict
     assert MarketplaceError("RequestError", 'The idempotency token "x" has already been processed. (1)').duplicate_token
     assert not MarketplaceError("ServiceFault", "We encountered an internal error.").status_conflict
+
+
+def test_canonical_environment_names_each_environment_once():
+    for url in ("https://mturk-requester.us-east-1.amazonaws.com", "https://mturk-requester.us-east-1.amazonaws.com/",
+                "HTTPS://MTurk-Requester.us-east-1.amazonaws.com:443/", "production"):
+        assert canonical_environment(url) == "production", url
+    for url in ("https://mturk-requester-sandbox.us-east-1.amazonaws.com/", "sandbox"):
+        assert canonical_environment(url) == "sandbox", url
+    for url in ("http://127.0.0.1:8000", "http://127.0.0.1:61234/", "http://localhost:5000", "http://LOCALHOST:1/",
+                "http://127.1.2.3:9", "http://[::1]:8080/", "https://localhost"):
+        assert canonical_environment(url) == "local", url
+    assert canonical_environment("https://MTurk.Example.org:8443/api/") == "https://mturk.example.org:8443/api"
+    assert canonical_environment("https://mturk.example.org:443") == "https://mturk.example.org"
+
+
+def test_bonus_tokens_and_ledger_keys_ignore_the_emulator_port_and_spelling(tmp_path: Path):
+    spellings = ("http://127.0.0.1:41001", "http://127.0.0.1:52002/", "http://localhost:41001", "local")
+    assert len({bonus_token(env, "w1", "3ASG") for env in spellings}) == 1
+    assert bonus_token("https://mturk-requester.us-east-1.amazonaws.com/", "w1", "3ASG") == bonus_token(
+        "production", "w1", "3ASG")
+    bonus = Action(Kind.BONUS, "3ASG", "AWORKER", "3HIT", amount=Decimal("1.50"))
+    with Ledger(tmp_path / "l.sqlite", spellings[0], "w1") as ledger:
+        ledger.record(bonus, "done")
+        key = ledger.key(bonus)
+    with Ledger(tmp_path / "l.sqlite", spellings[1], "w1") as ledger:
+        assert ledger.key(bonus) == key and ledger.entries()[key].status == "done"
+    with Ledger(tmp_path / "l.sqlite", "https://mturk-requester.us-east-1.amazonaws.com", "w1") as ledger:
+        assert ledger.environment == "production" and ledger.entries() == {}

@@ -3,6 +3,8 @@ a second run sends no money; the workbook's Log and balance; the demo."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from pathlib import Path
 
 from apply_support import (
@@ -10,14 +12,19 @@ from apply_support import (
     NOW_ARG,
     assert_applied_once,
     balance,
+    bonuses,
+    edit_csv,
     plan_for,
     sheet,
+    write_wave,
 )
 from typer.testing import CliRunner
 
-from bridge.apply import plan_actions
+from bridge.apply import Ledger, plan_actions
 from bridge.cli import app
+from bridge.config import load_config
 from bridge.cost import plan_cost
+from bridge.report import write_workbook
 
 runner = CliRunner()
 
@@ -105,3 +112,72 @@ def test_demo_applies_the_sample_wave_in_the_emulator(tmp_path: Path):
     # A fresh ledger each time: the second demo moves money again.
     again = run("demo", "--out", tmp_path)
     assert "Emulator balance: 10000.00 -> 9888.84 USD" in again.output
+
+
+def test_the_same_wave_on_another_emulator_port_has_the_same_ledger_keys_and_tokens(make_emu, tmp_path: Path):
+    first, second = make_emu(), make_emu()
+    config = write_wave(tmp_path / "wave", first.url)  # no qualification types: bonuses are the point
+    assert run("close-out", config, "--apply", "--yes", *NOW_ARG).exit_code == 0
+    tokens = {b.assignment_id: b.token for b in first.bonuses}
+    assert len(tokens) == 29
+
+    # The emulator restarted on another port, written another way: the ledger still knows the wave.
+    port = second.url.rsplit(":", 1)[1]
+    config.write_text(config.read_text().replace(first.url, f"http://localhost:{port}/"))
+    again = run("close-out", config, "--apply", "--yes", *NOW_ARG)
+    assert again.exit_code == 0, again.output
+    assert "Nothing to send" in again.output and sum(second.calls[op] for op in MONEY_OPS) == 0
+    ledger_path = load_config(config).ledger_path
+    with Ledger(ledger_path, "local", "sample-wave-1") as ledger:
+        assert len(ledger.entries()) == 37 + 5 + 29
+
+    # Without the ledger, the second emulator gets the very same bonus tokens.
+    for path in ledger_path.parent.glob("*.ledger.sqlite*"):
+        path.unlink()
+    assert run("close-out", config, "--apply", "--yes", *NOW_ARG).exit_code == 0
+    assert {b.assignment_id: b.token for b in second.bonuses} == tokens
+
+
+def test_a_workbook_that_cannot_be_written_after_applying_still_shows_the_summary(wave: Path, emu, monkeypatch):
+    workbook = wave.parent / "out" / "sample-wave-1-reconciliation.xlsx"
+
+    def open_elsewhere(plan, path, **kwargs):  # something holds the file, as Excel does
+        Path(path).unlink()
+        Path(path).mkdir()
+        return write_workbook(plan, path, **kwargs)
+
+    monkeypatch.setattr("bridge.apply.run.write_workbook", open_elsewhere)
+    result = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
+
+    assert result.exit_code == 2, result.output
+    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in result.output
+    assert "cannot write the workbook" in result.output
+    assert "the ledger holds what was done" in result.output and "rewrite the workbook and its Log" in result.output
+    assert "Workbook (with the Log)" not in result.output
+    assert emu.calls["SendBonus"] == 29
+
+    # Closed again: the same command rewrites the workbook with the whole Log and sends nothing.
+    monkeypatch.undo()
+    workbook.rmdir()
+    money = {op: emu.calls[op] for op in MONEY_OPS}
+    again = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
+    assert again.exit_code == 0, again.output
+    assert {op: emu.calls[op] for op in MONEY_OPS} == money
+    assert len(sheet(workbook, "Log")) == 158
+
+
+def test_a_paid_bonus_the_plan_now_changes_is_reported_not_resent(wave: Path, emu, tmp_path: Path):
+    plan = plan_for(wave, tmp_path)
+    d = next(d for d in plan.decisions if d.decision.value == "approve" and d.bonus == Decimal("0.50"))
+    assert run("close-out", wave, "--apply", "--yes", *NOW_ARG).exit_code == 0
+    # The survey export is corrected afterwards: the plan now says 0.75 for a bonus paid at 0.50.
+    edit_csv(wave.parent / "qualtrics_export.csv", "ResponseId", d.response_id, "bonus", "0.75")
+    sent = emu.calls["SendBonus"]
+
+    again = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
+
+    assert again.exit_code == 0, again.output
+    assert re.search(rf"warning: assignment {d.assignment_id}: bonus already paid 0.50 on \d{{4}}-\d\d-\d\d; "
+                     r"the plan now says 0.75, which cannot be changed here", again.output), again.output
+    assert emu.calls["SendBonus"] == sent
+    assert dict(bonuses(emu.url, plan.hits))[d.assignment_id] == Decimal("0.50")
