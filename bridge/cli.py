@@ -40,6 +40,10 @@ def handles_errors(command):
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:
+            # Workbooks are moved into place whole and the ledger commits every step.
+            typer.echo("survey-bridge: interrupted; nothing was left half-written. Run the command again.", err=True)
+            raise typer.Exit(1) from None
         except Exception as exc:  # unexpected: still one message, no traceback
             if os.environ.get("SURVEY_BRIDGE_DEBUG"):
                 raise
