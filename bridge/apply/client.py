@@ -7,7 +7,6 @@ Errors come out as `MarketplaceError` (code and message, never credentials).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import threading
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.money import fmt
-from bridge.sources.mturk_api import ENDPOINTS, make_mturk_client
+from bridge.sources.mturk_api import ENDPOINTS, is_local_endpoint, make_mturk_client
 
 DEFAULT_WORKERS = 8
 # Enough attempts that a 30% fault rate rarely exhausts them; adaptive mode adds the
@@ -52,13 +51,8 @@ def canonical_environment(environment: str) -> str:
         port = parts.port
     except ValueError:  # not a number: keep the URL as written, only tidied
         return env.rstrip("/")
-    if host == "localhost" or host.endswith(".localhost"):
+    if is_local_endpoint(env):
         return "local"
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return "local"
-    except ValueError:
-        pass
     if host in _REAL_HOSTS and not path:  # whatever scheme or port: never treat real money as a test
         return _REAL_HOSTS[host]
     netloc = f"[{host}]" if ":" in host else host
