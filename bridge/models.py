@@ -15,6 +15,8 @@ from enum import StrEnum
 
 # --- MTurk side -------------------------------------------------------------------------
 
+ASSIGNMENT_STATUSES = ("Submitted", "Approved", "Rejected")
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:

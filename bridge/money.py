@@ -54,15 +54,18 @@ def fmt(value: Decimal | None) -> str:
     return "" if value is None else f"{to_cents(value):.2f}"
 
 
-def fee(amount: Decimal, *, is_reward: bool, max_assignments: int | None) -> Decimal:
+def fee(amount: Decimal, *, is_reward: bool, max_assignments: int | None, masters: bool = False) -> Decimal:
     """MTurk's commission on one reward or one bonus (mturk.com pricing, 2015 onwards).
 
-    20% of the amount; rewards on HITs with 10 or more assignments pay 20% more; at least
-    $0.01; rounded half-up to the cent. Zero amounts cost nothing.
+    20% of the amount; rewards on HITs with 10 or more assignments pay 20% more, and 5%
+    more on HITs that require Masters; at least $0.01; rounded half-up to the cent. Zero
+    amounts cost nothing.
     """
     if amount <= 0:
         return Decimal("0.00")
     rate = Decimal("0.20")
     if is_reward and max_assignments is not None and max_assignments >= 10:
         rate += Decimal("0.20")
+    if is_reward and masters:
+        rate += Decimal("0.05")
     return max(CENT, to_cents(amount * rate))

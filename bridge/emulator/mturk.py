@@ -37,7 +37,6 @@ from typing import Any, TextIO
 from bridge.emulator.base import Fault, Faults, Serving
 from bridge.emulator.mturk_ops import OPERATIONS
 from bridge.emulator.mturk_state import (
-    ASSIGNMENT_STATUSES,
     DEFAULT_AUTO_APPROVAL_SECONDS,
     ZERO,
     ApiError,
@@ -50,6 +49,7 @@ from bridge.emulator.mturk_state import (
     new_id,
 )
 from bridge.emulator.mturk_validate import RequestValidator, service_model, validation_message
+from bridge.models import ASSIGNMENT_STATUSES
 
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."
 CONTENT_TYPE = "application/x-amz-json-1.1"

@@ -15,18 +15,14 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from xml.sax.saxutils import escape
 
-CENT = Decimal("0.01")
+from bridge.models import ASSIGNMENT_STATUSES
+from bridge.money import fee, to_cents
+from bridge.sources.mturk_api import ANSWER_NAMESPACE
+
 ZERO = Decimal("0.00")
-# mturk.com pricing since 2015: 20% commission on rewards and bonuses, 20% more on the
-# reward for HITs with 10 or more assignments, 5% more for Masters, at least one cent.
-BASE_FEE_RATE = Decimal("0.20")
-LARGE_HIT_FEE_RATE = Decimal("0.20")
-LARGE_HIT_ASSIGNMENTS = 10
-MASTERS_FEE_RATE = Decimal("0.05")
-MIN_FEE = CENT
 # Masters qualification type ids (production, sandbox).
 MASTERS_QUALIFICATION_IDS = frozenset({"2F1QJWKUDD8XADTFD2Q0G6UTO95ALH", "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"})
 
@@ -37,13 +33,9 @@ FEEDBACK_MAX = 1024
 # RejectAssignment/ApproveAssignment feedback: ASCII 0-8, 11, 12 and 14-31 are refused.
 _FORBIDDEN_FEEDBACK = frozenset(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32)])
 
-ANSWER_NAMESPACE = (
-    "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"
-)
 # Characters XML 1.0 cannot carry at all; dropped from seeded answers.
 _XML_ILLEGAL = {c: None for c in [*range(0, 9), 11, 12, *range(14, 32)]}
 
-ASSIGNMENT_STATUSES = ("Submitted", "Approved", "Rejected")
 
 Clock = Callable[[], datetime]
 
@@ -52,25 +44,14 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def reward_fee(reward: Decimal, max_assignments: int, masters: bool = False) -> Decimal:
-    """MTurk's commission on one assignment's reward."""
-    if reward <= 0:
-        return ZERO  # nothing paid, nothing charged
-    rate = BASE_FEE_RATE
-    if max_assignments >= LARGE_HIT_ASSIGNMENTS:
-        rate += LARGE_HIT_FEE_RATE
-    if masters:
-        rate += MASTERS_FEE_RATE
-    return max(MIN_FEE, cents(reward * rate))
+    """MTurk's commission on one assignment's reward (the project's one fee rule)."""
+    return fee(reward, is_reward=True, max_assignments=max_assignments, masters=masters)
 
 
 def bonus_fee(amount: Decimal) -> Decimal:
     """MTurk's commission on one bonus."""
-    return max(MIN_FEE, cents(amount * BASE_FEE_RATE))
+    return fee(amount, is_reward=False, max_assignments=None)
 
 
 def answers_xml(answers: Mapping[str, str]) -> str:
@@ -213,7 +194,7 @@ class MTurkState:
     def __init__(self, balance: Decimal = Decimal("10000.00"), clock: Clock | None = None):
         self.lock = threading.RLock()
         self.clock: Clock = clock or utc_now
-        self.balance = cents(Decimal(balance))
+        self.balance = to_cents(Decimal(balance))
         self.fees_charged = ZERO
         self.rewards_paid = ZERO
         self.hits: dict[str, HitRecord] = {}
@@ -394,7 +375,7 @@ class MTurkState:
         fee = bonus_fee(amount)
         self._charge(amount, fee)
         now = self.now()
-        self.bonuses.append(BonusRecord(worker_id, assignment_id, a.hit_id, cents(amount), fee, reason, now, token))
+        self.bonuses.append(BonusRecord(worker_id, assignment_id, a.hit_id, to_cents(amount), fee, reason, now, token))
         self.remember_token("SendBonus", token)
 
     # --- qualifications --------------------------------------------------------------

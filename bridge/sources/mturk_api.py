@@ -36,7 +36,7 @@ from botocore.exceptions import (
 )
 
 from bridge.errors import SourceError
-from bridge.models import Assignment, Hit, MTurkTable
+from bridge.models import ASSIGNMENT_STATUSES, Assignment, Hit, MTurkTable
 from bridge.money import AmountError, parse_amount
 
 ENDPOINTS = {
@@ -44,7 +44,6 @@ ENDPOINTS = {
     "production": "https://mturk-requester.us-east-1.amazonaws.com",
 }
 REGION = "us-east-1"
-STATUSES = ("Submitted", "Approved", "Rejected")
 PAGE_SIZE = 100  # MaxResults' maximum: the fewest calls
 MAX_ATTEMPTS = 8  # botocore's `max_attempts`: retries after the first try (9 tries in all)
 ANSWER_NAMESPACE = (
@@ -432,7 +431,7 @@ def fetch_assignments(
         try:
             pages = client.get_paginator("list_assignments_for_hit").paginate(
                 HITId=hit_id,
-                AssignmentStatuses=list(STATUSES),
+                AssignmentStatuses=list(ASSIGNMENT_STATUSES),
                 PaginationConfig={"PageSize": PAGE_SIZE},
             )
             for page in pages:

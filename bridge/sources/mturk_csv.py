@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 
 from bridge.errors import SourceError
-from bridge.models import Assignment, Hit, MTurkTable
+from bridge.models import ASSIGNMENT_STATUSES, Assignment, Hit, MTurkTable
 from bridge.money import AmountError, parse_amount
 from bridge.sources._csv import load_text, records, unique_names
 from bridge.sources.timefmt import parse_mturk_time
 
 REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
-STATUSES = ("Submitted", "Approved", "Rejected")
 WHAT = "MTurk batch-results CSV"
 
 
@@ -91,10 +90,10 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
         for key, value in (("AssignmentId", assignment_id), ("WorkerId", worker_id), ("HITId", hit_id)):
             if not value:
                 raise SourceError(f"{label}, line {line}: {key} is empty. Download the batch results again.")
-        if status not in STATUSES:
+        if status not in ASSIGNMENT_STATUSES:
             raise SourceError(
                 f"{label}, line {line}: AssignmentStatus {status!r} for assignment {assignment_id} is not one of "
-                f"{', '.join(STATUSES)}."
+                f"{', '.join(ASSIGNMENT_STATUSES)}."
             )
         if assignment_id in seen:
             raise SourceError(

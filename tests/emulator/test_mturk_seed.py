@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from mturk_support import OTHER_WORKER, WORKER
 
-from bridge.emulator.mturk_state import ANSWER_NAMESPACE, answers_xml
+from bridge.emulator.mturk_state import answers_xml
+from bridge.sources.mturk_api import ANSWER_NAMESPACE
 from bridge.models import Assignment, Hit, MTurkTable
 
 P808 = Path(__file__).resolve().parents[3] / "shared" / "realworld" / "mturk_batch_results_P808.csv"
