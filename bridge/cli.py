@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from bridge.config import load_config
-from bridge.errors import ApplyError, BridgeError, SafetyRefusal
+from bridge.errors import ApplyError, BridgeError, InputError, SafetyRefusal
 
 app = typer.Typer(
     add_completion=False,
@@ -67,7 +67,7 @@ def _parse_now(now: Optional[str]) -> datetime:
     try:
         parsed = datetime.fromisoformat(now)
     except ValueError:
-        raise BridgeError(f"--now {now!r} is not an ISO time such as 2026-11-22T15:00:00Z.") from None
+        raise InputError(f"--now {now!r} is not an ISO time such as 2026-11-22T15:00:00Z.") from None
     return parsed.replace(tzinfo=parsed.tzinfo or timezone.utc).astimezone(timezone.utc)
 
 
@@ -258,7 +258,7 @@ def _sample_config() -> Path:
     cwd = Path("sample_data") / "wave.toml"
     if cwd.exists():
         return cwd
-    raise BridgeError("sample_data/wave.toml not found: run the demo from the project folder.")
+    raise InputError("sample_data/wave.toml not found: run the demo from the project folder.")
 
 
 def main() -> None:

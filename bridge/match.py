@@ -10,11 +10,12 @@ is used), `worker_mismatch` (the response's worker id is not the assignment's).
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from bridge.models import Match, MatchKind, MTurkTable, QualtricsTable, Response
 
@@ -69,28 +70,12 @@ def _deletions(code: str) -> set[str]:
     return {code[:i] + code[i + 1 :] for i in range(len(code))}
 
 
-def _excel_number_candidates(submitted: str, codes: dict[str, list[Response]]) -> list[str]:
-    """Codes that Excel could have turned into `submitted` (`4.82E+06`, `4820000.0`)."""
-    s = submitted.strip()
-    m = _SCI.match(s)
-    out = []
-    if m:
-        whole, frac, exp = m.group(1), m.group(2) or "", int(m.group(3))
-        digits = len(whole) + len(frac)
-        try:
-            target = Decimal(s.upper())
-        except InvalidOperation:  # pragma: no cover - the pattern already excludes these
-            return []
-        for code in codes:
-            if code.isdigit() and len(code) == exp + len(whole):
-                # Round the code to as many significant digits as Excel showed.
-                shown = Decimal(code).scaleb(-exp).quantize(Decimal(1).scaleb(-(digits - len(whole))))
-                if shown.scaleb(exp) == target:
-                    out.append(code)
-    elif re.fullmatch(r"[0-9]+\.0+", s):
-        base = s.split(".")[0]
-        out = [c for c in codes if c == base]
-    return out
+def _shown_by_excel(code: str, whole: str, digits: int, exp: int, target: Decimal) -> bool:
+    """Would Excel show the numeric `code` as `target` with this many significant digits?"""
+    if len(code) != exp + len(whole):
+        return False
+    shown = Decimal(code).scaleb(-exp).quantize(Decimal(1).scaleb(-(digits - len(whole))), rounding=ROUND_HALF_UP)
+    return shown.scaleb(exp) == target
 
 
 class _NearMissIndex:
@@ -100,11 +85,35 @@ class _NearMissIndex:
         self.codes = codes
         self.by_deletion: dict[str, list[str]] = defaultdict(list)
         self.by_stripped: dict[str, list[str]] = defaultdict(list)
+        numeric: list[tuple[int, str]] = []
         for code in codes:
             for d in _deletions(code):
                 self.by_deletion[d].append(code)
             if code.isdigit():
                 self.by_stripped[code.lstrip("0")].append(code)
+                numeric.append((int(code), code))
+        numeric.sort()
+        self.numeric_values = [v for v, _ in numeric]
+        self.numeric_codes = [c for _, c in numeric]
+
+    def _excel_numbers(self, submitted: str) -> list[str]:
+        """Codes Excel could have turned into `submitted` (`4.82E+06`, `4820193.0`): a
+        range look-up in the sorted numeric codes, not a scan of every code."""
+        if re.fullmatch(r"[0-9]+\.0+", submitted):
+            base = submitted.split(".")[0]
+            return [base] if base in self.codes else []
+        m = _SCI.match(submitted)
+        if not m:
+            return []
+        whole, frac, exp = m.group(1), m.group(2) or "", int(m.group(3))
+        target = Decimal(submitted.upper())
+        half_unit = Decimal(1).scaleb(exp - len(frac)) / 2
+        lo = bisect.bisect_left(self.numeric_values, int(target - half_unit))
+        hi = bisect.bisect_right(self.numeric_values, int(target + half_unit))
+        return [
+            code for code in self.numeric_codes[lo:hi]
+            if _shown_by_excel(code, whole, len(whole) + len(frac), exp, target)
+        ]
 
     def candidates(self, submitted: str) -> list[str]:
         found: dict[str, None] = {}
@@ -117,7 +126,7 @@ class _NearMissIndex:
         hits = [c for c in found if _one_edit_apart(submitted, c)]
         if submitted.isdigit():
             hits += [c for c in self.by_stripped.get(submitted.lstrip("0"), ()) if c != submitted]
-        hits += _excel_number_candidates(submitted, self.codes)
+        hits += self._excel_numbers(submitted)
         return list(dict.fromkeys(hits))
 
 

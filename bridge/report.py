@@ -67,8 +67,8 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
     cost = plan_cost(plan)
     counts = Counter(d.decision for d in plan.decisions)
     kinds = Counter(d.match for d in plan.decisions)
-    minutes = [d.duration_seconds / 60 for d in plan.decisions if d.duration_seconds is not None]
-    median_minutes = statistics.median(minutes) if minutes else None
+    seconds = [d.duration_seconds for d in plan.decisions if d.duration_seconds is not None]
+    median_minutes = Decimal(statistics.median(seconds)) / 60 if seconds else None
     warnings = list(plan.warnings)
     wage = None
     pays = [
@@ -77,7 +77,7 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
         if d.decision is Decision.APPROVE and d.reward is not None
     ]
     if pays and median_minutes:
-        wage = to_cents(statistics.median(pays) / Decimal(str(median_minutes)) * 60)
+        wage = to_cents(statistics.median(pays) / median_minutes * 60)
         if wage < MINIMUM_WAGE:
             warnings.append(
                 f"Effective hourly wage {wage} USD is below the US federal minimum wage of {MINIMUM_WAGE} USD/hour "
@@ -106,12 +106,13 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
         ("MTurk fees (USD)", fmt(cost.fees)),
         ("Total cost (USD)", fmt(cost.total)),
         ("Account balance (USD)", balance if balance is not None else "not checked (dry run)"),
-        ("Median survey minutes", round(median_minutes, 1) if median_minutes is not None else ""),
+        ("Median survey minutes", float(round(median_minutes, 1)) if median_minutes is not None else ""),
         ("Effective hourly wage (USD)", fmt(wage) if wage is not None else ""),
         ("Qualification grants", len(plan.qualifications)),
     ]
+    rewards = {d.hit_id: d.reward for d in plan.decisions}
     for hit_id, hit in plan.hits.items():
-        reward = next((d.reward for d in plan.decisions if d.hit_id == hit_id), hit.reward)
+        reward = rewards.get(hit_id, hit.reward)
         rows.append((f"Reward per assignment, HIT {hit_id} (USD)", fmt(reward) or "unknown"))
     for role in ("prev_worker", "eligible_worker"):
         granted = [q for q in plan.qualifications if q.role == role]

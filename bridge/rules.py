@@ -10,6 +10,7 @@ always `review`. Work no longer `Submitted` is not approved or rejected again
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -37,10 +38,11 @@ def _worst(a: Decision, b: Decision) -> Decision:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-def decide(m: Match, settings: Settings) -> tuple[Decision, list[str], list[str], str]:
-    """(decision, reasons, notes, feedback) for one match, before bonuses."""
+def decide(m: Match, settings: Settings, found: Sequence[str] = ()) -> tuple[Decision, list[str], list[str], str]:
+    """(decision, reasons, notes, feedback) for one match; `found` are reasons already
+    found elsewhere (the bonus column's)."""
     rules = settings.rules
-    reasons = list(m.reasons)
+    reasons = list(m.reasons) + list(found)
     notes = list(m.notes)
     decision = Decision.APPROVE
     feedback = ""
@@ -103,13 +105,9 @@ def build_plan(result: MatchResult, settings: Settings, hits: dict[str, Hit], no
     paid_to_worker: dict[str, Decimal] = defaultdict(Decimal)
     for m in result.matches:
         a = m.assignment
-        decision, reasons, notes, feedback = decide(m, settings)
         bonus, b_reasons, b_notes = _bonus(m, settings)
-        reasons += b_reasons
+        decision, reasons, notes, feedback = decide(m, settings, b_reasons)
         notes += b_notes
-        if "bonus_invalid" in reasons:
-            decision = Decision.REVIEW
-            feedback = ""
         if a.status != "Submitted":
             reasons.append("not_submitted")
             notes.append(f"already {a.status} on MTurk; not sent again")

@@ -119,3 +119,13 @@ def test_near_miss_search_scales_to_a_large_wave():
     assignments = [asg(str(1000000 + 3 * i + 1)) for i in range(20000)]  # all one edit away
     result = match_wave(mturk(*assignments), survey(*rs), OPTS)
     assert all(m.kind is MatchKind.NEAR_MISS for m in result.matches)
+
+
+def test_excel_scientific_notation_names_every_code_it_could_be():
+    """`4.82E+06` is shown for any 7-digit code from 4,815,000 to 4,824,999 (half-up)."""
+    codes = ["4814999", "4815000", "4819999", "4824999", "4825000", "482000"]
+    m, _ = one("4.82E+06", *[resp(c) for c in codes])
+    assert m.kind is MatchKind.NEAR_MISS
+    named = m.notes[0]
+    assert all(c in named for c in ["4815000", "4819999", "4824999"][:3])
+    assert "4814999" not in named and "4825000" not in named and "(code 482000)" not in named

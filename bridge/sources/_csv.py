@@ -63,3 +63,12 @@ def unique_names(names: list[str]) -> list[str]:
         seen.add(name)
         out.append(name)
     return out
+
+
+def parse_int(text: str) -> int | None:
+    """`3600`, or `3600.0` after a spreadsheet re-save; None when empty or unreadable."""
+    text = text.strip()
+    try:
+        return int(float(text)) if text else None
+    except (ValueError, OverflowError):
+        return None

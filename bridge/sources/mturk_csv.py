@@ -12,19 +12,11 @@ import os
 from bridge.errors import SourceError
 from bridge.models import ASSIGNMENT_STATUSES, Assignment, Hit, MTurkTable
 from bridge.money import AmountError, parse_amount
-from bridge.sources._csv import load_text, records, unique_names
+from bridge.sources._csv import load_text, parse_int, records, unique_names
 from bridge.sources.timefmt import parse_mturk_time
 
 REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
 WHAT = "MTurk batch-results CSV"
-
-
-def _int(text: str) -> int | None:
-    text = text.strip()
-    try:
-        return int(float(text)) if text else None  # "3600" or a re-saved "3600.0"
-    except (ValueError, OverflowError):
-        return None
 
 
 def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = None) -> MTurkTable:
@@ -115,7 +107,7 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
                 approval_time=parse_mturk_time(get(row, "ApprovalTime")),
                 rejection_time=parse_mturk_time(get(row, "RejectionTime")),
                 requester_feedback=get(row, "RequesterFeedback"),
-                work_time_seconds=_int(get(row, "WorkTimeInSeconds")),
+                work_time_seconds=parse_int(get(row, "WorkTimeInSeconds")),
                 answers={name: row[i] for name, i in answer_cols},
                 source_row=line,
             )
@@ -140,9 +132,9 @@ def _read_hit(label: str, line: int, hit_id: str, row: list[str], get) -> Hit:
         description=get(row, "Description"),
         keywords=get(row, "Keywords"),
         reward=reward,
-        max_assignments=_int(get(row, "MaxAssignments")),
-        assignment_duration_seconds=_int(get(row, "AssignmentDurationInSeconds")),
-        auto_approval_delay_seconds=_int(get(row, "AutoApprovalDelayInSeconds")),
+        max_assignments=parse_int(get(row, "MaxAssignments")),
+        assignment_duration_seconds=parse_int(get(row, "AssignmentDurationInSeconds")),
+        auto_approval_delay_seconds=parse_int(get(row, "AutoApprovalDelayInSeconds")),
         creation_time=parse_mturk_time(get(row, "CreationTime")),
         expiration=parse_mturk_time(get(row, "Expiration")),
     )

@@ -8,13 +8,14 @@ V1..V10 + question text, a trailing comma on every line. Labels (`Survey Preview
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from datetime import datetime
 
 from bridge.errors import SourceError
 from bridge.models import QualtricsTable, Response
-from bridge.sources._csv import load_text, records, unique_names
+from bridge.sources._csv import load_text, parse_int, records, unique_names
 
 WHAT = "Qualtrics CSV export"
 
@@ -40,14 +41,6 @@ _FALSE = {"false", "0", "no"}
 def _finished(text: str) -> bool | None:
     t = text.strip().lower()
     return True if t in _TRUE else False if t in _FALSE else None
-
-
-def _seconds(text: str) -> int | None:
-    t = text.strip()
-    try:
-        return int(float(t)) if t else None
-    except (ValueError, OverflowError):
-        return None
 
 
 def _legacy_duration(start: str, end: str) -> int | None:
@@ -101,7 +94,7 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
                 pending.append(third)
     responses: list[Response] = []
     seen: dict[str, int] = {}
-    for line, row in _chain(pending, rows):
+    for line, row in itertools.chain(pending, rows):
         if not any(f.strip() for f in row):
             continue
         if len(row) < width:
@@ -125,7 +118,7 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
         if legacy:
             duration = _legacy_duration(fields.get("StartDate", ""), fields.get("EndDate", ""))
         else:
-            duration = _seconds(fields.get("Duration (in seconds)", ""))
+            duration = parse_int(fields.get("Duration (in seconds)", ""))
         responses.append(
             Response(
                 response_id=response_id,
@@ -143,8 +136,3 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
 
 def _looks_like_data(row: list[str], rid: int) -> bool:
     return rid < len(row) and re.match(r"^R_[A-Za-z0-9]+$", row[rid].strip()) is not None
-
-
-def _chain(first, rest):
-    yield from first
-    yield from rest
