@@ -56,25 +56,28 @@ def child_floor(folder: Path) -> float:
     return time.perf_counter() - t0
 
 
-def child_closeout(folder: Path) -> float:
+def child_closeout(folder: Path) -> tuple[float, dict[str, float]]:
     from datetime import datetime, timezone
 
-    from bridge.closeout import close_out
+    from bridge.closeout import plan_wave
     from bridge.config import load_config
+    from bridge.report import write_workbook
 
     t0 = time.perf_counter()
-    result = close_out(load_config(folder / "wave.toml"), datetime(2026, 11, 21, tzinfo=timezone.utc))
-    elapsed = time.perf_counter() - t0
-    assert len(result.plan.decisions) == len(result.mturk.assignments)
-    return elapsed
+    settings = load_config(folder / "wave.toml")
+    planned = plan_wave(settings, datetime(2026, 11, 21, tzinfo=timezone.utc))
+    t1 = time.perf_counter()
+    write_workbook(planned.plan, settings.workbook_path)
+    t2 = time.perf_counter()
+    assert len(planned.plan.decisions) == len(planned.mturk.assignments)
+    return t2 - t0, {"read+match+decide": t1 - t0, "write workbook": t2 - t1}
 
 
-def run_child(kind: str, folder: Path) -> tuple[float, float]:
+def run_child(kind: str, folder: Path) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, "--folder", str(folder)], capture_output=True, text=True, check=True
     )
-    data = json.loads(out.stdout)
-    return data["seconds"], data["peak_mb"]
+    return json.loads(out.stdout)
 
 
 def main() -> None:
@@ -85,26 +88,28 @@ def main() -> None:
     ap.add_argument("--folder")
     args = ap.parse_args()
     if args.child:
-        fn = {"floor": child_floor, "closeout": child_closeout}[args.child]
-        seconds = fn(Path(args.folder))
+        if args.child == "floor":
+            seconds, stages = child_floor(Path(args.folder)), {}
+        else:
+            seconds, stages = child_closeout(Path(args.folder))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        print(json.dumps({"seconds": seconds, "peak_mb": peak}))
+        print(json.dumps({"seconds": seconds, "stages": stages, "peak_mb": peak}))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_wave(folder, args.n)
-        floor, closeout, peaks = [], [], []
+        floor, runs = [], []
         for _ in range(args.rounds):  # interleaved, so drift hits both alike
-            floor.append(run_child("floor", folder)[0])
-            seconds, peak = run_child("closeout", folder)
-            closeout.append(seconds)
-            peaks.append(peak)
-        f, c = statistics.median(floor), statistics.median(closeout)
+            floor.append(run_child("floor", folder)["seconds"])
+            runs.append(run_child("closeout", folder))
+        f, c = statistics.median(floor), statistics.median(r["seconds"] for r in runs)
         print(f"wave: {args.n} assignments, {args.n} responses; {args.rounds} rounds, medians")
         print(f"floor (pandas read both CSVs as text + openpyxl write-only {args.n}x10): {f:.2f} s")
         print(f"close-out dry run (read, match, decide, write workbook):          {c:.2f} s")
+        for stage in runs[0]["stages"]:
+            print(f"  {stage}: {statistics.median(r['stages'][stage] for r in runs):.2f} s")
         print(f"ratio close-out / floor: {c / f:.2f}x (goal <= 2x)")
-        print(f"peak memory of the close-out process: {max(peaks):.0f} MB (goal < 500 MB)")
+        print(f"peak memory of the close-out process: {max(r['peak_mb'] for r in runs):.0f} MB (goal < 500 MB)")
 
 
 if __name__ == "__main__":
