@@ -72,3 +72,47 @@ def parse_int(text: str) -> int | None:
         return int(float(text)) if text else None
     except (ValueError, OverflowError):
         return None
+
+
+def header_names(names: list[str]) -> list[str]:
+    """Trimmed names without the empty ones a trailing comma leaves, made unique."""
+    names = [n.strip() for n in names]
+    while names and names[-1] == "":
+        names.pop()
+    return unique_names(names)
+
+
+def columns_found(names: list[str]) -> str:
+    """The first columns of a file, for a message."""
+    return (", ".join(names[:12]) + ("…" if len(names) > 12 else "")) or "(none)"
+
+
+def fit_row(row: list[str], width: int, *, may_lack: int, label: str, line: int, again: str) -> list[str]:
+    """The row at the header's width: padded when at most `may_lack` fields short, trimmed
+    when the extra fields are empty (a re-save's trailing commas). Anything else is a
+    damaged file, which must not be guessed at."""
+    if len(row) < width:
+        if width - len(row) > may_lack:
+            raise SourceError(
+                f"{label}, line {line}: {len(row)} fields but the header has {width}. "
+                f"The file may be cut short or edited by hand; {again}."
+            )
+        return row + [""] * (width - len(row))
+    if len(row) > width:
+        if any(f.strip() for f in row[width:]):
+            raise SourceError(
+                f"{label}, line {line}: {len(row)} fields but the header has {width}. "
+                f"The file may have been edited by hand; {again}."
+            )
+        return row[:width]
+    return row
+
+
+def check_unique(seen: dict[str, int], key: str, value: str, *, label: str, line: int, again: str) -> None:
+    """Remember where `value` was; a second time is an error naming both lines."""
+    if value in seen:
+        raise SourceError(
+            f"{label}, line {line}: {key} {value} appears twice (also on line {seen[value]}). "
+            f"Remove the repeated row or {again}."
+        )
+    seen[value] = line

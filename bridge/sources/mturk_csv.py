@@ -12,7 +12,7 @@ import os
 from bridge.errors import SourceError
 from bridge.models import ASSIGNMENT_STATUSES, Assignment, Hit, MTurkTable
 from bridge.money import AmountError, parse_amount
-from bridge.sources._csv import load_text, parse_int, records, unique_names
+from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, load_text, parse_int, records
 from bridge.sources.timefmt import parse_mturk_time
 
 REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
@@ -26,10 +26,7 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
         header_line, header = next(rows)
     except StopIteration:  # pragma: no cover - load_text refuses empty files
         raise SourceError(f"{label}: the file is empty.") from None
-    header = [h.strip() for h in header]
-    while header and header[-1] == "":  # a re-saved file may end the header with commas
-        header.pop()
-    header = unique_names(header)
+    header = header_names(header)
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         head = text[:4096]  # the legacy Qualtrics export names ResponseID on its second row
@@ -40,12 +37,12 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
         )
         raise SourceError(
             f"{label}: not an {WHAT}: missing column(s) {', '.join(missing)}. "
-            f"Columns found: {', '.join(header[:12]) or '(none)'}{'…' if len(header) > 12 else ''}.{hint}"
+            f"Columns found: {columns_found(header)}.{hint}"
         )
     col = {h: i for i, h in enumerate(header)}
     width = len(header)
     # The website leaves out the empty trailing Approve and Reject fields; any other short
-    # row is a damaged file (a cut-off download, a hand edit) and must not be guessed at.
+    # row is a damaged file (a cut-off download, a hand edit).
     may_lack = 0
     while may_lack < width and header[width - 1 - may_lack] in ("Approve", "Reject"):
         may_lack += 1
@@ -61,20 +58,7 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
     for line, row in rows:
         if not any(f.strip() for f in row):
             continue  # blank line
-        if len(row) < width:
-            if width - len(row) > may_lack:
-                raise SourceError(
-                    f"{label}, line {line}: {len(row)} fields but the header has {width}. "
-                    "The file may be cut short or edited by hand; download it again."
-                )
-            row = row + [""] * (width - len(row))
-        elif len(row) > width:
-            if any(f.strip() for f in row[width:]):
-                raise SourceError(
-                    f"{label}, line {line}: {len(row)} fields but the header has {width}. "
-                    "The file may have been edited by hand; download it again."
-                )
-            row = row[:width]
+        row = fit_row(row, width, may_lack=may_lack, label=label, line=line, again="download it again")
         assignment_id = get(row, "AssignmentId").strip()
         worker_id = get(row, "WorkerId").strip()
         hit_id = get(row, "HITId").strip()
@@ -87,12 +71,8 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
                 f"{label}, line {line}: AssignmentStatus {status!r} for assignment {assignment_id} is not one of "
                 f"{', '.join(ASSIGNMENT_STATUSES)}."
             )
-        if assignment_id in seen:
-            raise SourceError(
-                f"{label}, line {line}: AssignmentId {assignment_id} appears twice (also on line "
-                f"{seen[assignment_id]}). Remove the repeated row or download the batch results again."
-            )
-        seen[assignment_id] = line
+        check_unique(seen, "AssignmentId", assignment_id, label=label, line=line,
+                     again="download the batch results again")
         if hit_id not in hits:
             hits[hit_id] = _read_hit(label, line, hit_id, row, get)
         assignments.append(

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bridge.errors import SourceError
 from bridge.models import QualtricsTable, Response
-from bridge.sources._csv import load_text, parse_int, records, unique_names
+from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, load_text, parse_int, records
 
 WHAT = "Qualtrics CSV export"
 
@@ -58,24 +58,21 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
     first = next(rows, (1, []))[1]
     second = next(rows, (2, []))[1]
     legacy = bool(first) and _LEGACY_V.match(first[0].strip() or "") is not None and "ResponseID" in second
-    if legacy:
+    if legacy:  # V1..V10 are named on row 2
         names = [
-            LEGACY_NAMES.get(second[i].strip(), second[i].strip()) if _LEGACY_V.match(n.strip()) and i < len(second) else n.strip()
+            LEGACY_NAMES.get(second[i].strip(), second[i]) if _LEGACY_V.match(n.strip()) and i < len(second) else n
             for i, n in enumerate(first)
         ]
     else:
-        names = [n.strip() for n in first]
-    while names and names[-1] == "":  # the legacy export's trailing comma
-        names.pop()
-    names = unique_names(names)
+        names = first
+    names = header_names(names)
     if "ResponseId" not in names:
         hint = (
             " It looks like an MTurk batch-results file: point [qualtrics] csv at the survey export."
             if "AssignmentId" in names
             else " Export the responses from Qualtrics (Data & Analysis → Export → CSV)."
         )
-        shown = ", ".join(names[:12]) + ("…" if len(names) > 12 else "")
-        raise SourceError(f"{label}: not a {WHAT}: no ResponseId column. Columns found: {shown or '(none)'}.{hint}")
+        raise SourceError(f"{label}: not a {WHAT}: no ResponseId column. Columns found: {columns_found(names)}.{hint}")
 
     width = len(names)
     rid = names.index("ResponseId")
@@ -97,23 +94,14 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
     for line, row in itertools.chain(pending, rows):
         if not any(f.strip() for f in row):
             continue
-        if len(row) < width:
-            row = row + [""] * (width - len(row))
-        elif len(row) > width and any(f.strip() for f in row[width:]):
-            raise SourceError(
-                f"{label}, line {line}: {len(row)} fields but the header has {width}. "
-                "The file may have been edited by hand; export it again."
-            )
+        # A short row is padded: nothing in the export's layout tells a dropped trailing
+        # empty field from a cut row (no source says Qualtrics does either; least surprise).
+        row = fit_row(row, width, may_lack=width, label=label, line=line, again="export it again")
         fields = dict(zip(names, row))
         response_id = fields["ResponseId"].strip()
         if not response_id:
             raise SourceError(f"{label}, line {line}: ResponseId is empty. Export the responses again.")
-        if response_id in seen:
-            raise SourceError(
-                f"{label}, line {line}: ResponseId {response_id} appears twice (also on line {seen[response_id]}). "
-                "Remove the repeated row or export again."
-            )
-        seen[response_id] = line
+        check_unique(seen, "ResponseId", response_id, label=label, line=line, again="export again")
         status = fields.get("Status", "").strip()
         if legacy:
             duration = _legacy_duration(fields.get("StartDate", ""), fields.get("EndDate", ""))
