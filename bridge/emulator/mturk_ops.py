@@ -27,7 +27,7 @@ from bridge.emulator.mturk_state import (
     QualificationTypeRecord,
     new_id,
 )
-from bridge.emulator.mturk_validate import validation_message
+from bridge.emulator.mturk_validate import validation_message, violation
 
 DEFAULT_PAGE_SIZE = 10
 SUBJECT_MAX = 200
@@ -60,8 +60,7 @@ def _range_error(member: str, value: int, low: int, high: int) -> ApiError | Non
     if low <= value <= high:
         return None
     bound = f"greater than or equal to {low}" if value < low else f"less than or equal to {high}"
-    return ApiError("ValidationException", validation_message([
-        f"Value '{value}' at '{member}' failed to satisfy constraint: Member must have value {bound}"]))
+    return ApiError("ValidationException", validation_message([violation(value, member, f"Member must have value {bound}")]))
 
 
 def _paginate(state: MTurkState, params: Params, items: Sequence[Any], query: str) -> tuple[Sequence[Any], Params]:
@@ -317,9 +316,7 @@ def notify_workers(state: MTurkState, params: Params) -> Params:
                                  ("messageText", params["MessageText"], MESSAGE_MAX),
                                  ("workerIds", params["WorkerIds"], NOTIFY_WORKERS_MAX)):
         if len(value) > limit:
-            shown = "[" + ", ".join(value) + "]" if isinstance(value, list) else value
-            violations.append(f"Value '{shown}' at '{member}' failed to satisfy constraint: "
-                              f"Member must have length less than or equal to {limit}")
+            violations.append(violation(value, member, f"Member must have length less than or equal to {limit}"))
     if violations:
         raise ApiError("ValidationException", validation_message(violations))
     failures, reached = [], []

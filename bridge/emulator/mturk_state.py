@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
+from bridge.emulator.mturk_validate import validation_message, violation
 from bridge.models import ASSIGNMENT_STATUSES
 from bridge.money import fee, to_cents
 from bridge.sources.mturk_api import ANSWER_NAMESPACE
@@ -313,11 +314,9 @@ class MTurkState:
         if feedback is None:
             return
         if len(feedback) > FEEDBACK_MAX:
-            raise ApiError(
-                "ValidationException",
-                f"1 validation error detected: Value '{feedback}' at 'requesterFeedback' failed to satisfy "
-                f"constraint: Member must have length less than or equal to {FEEDBACK_MAX}",
-            )
+            raise ApiError("ValidationException", validation_message([
+                violation(feedback, "requesterFeedback", f"Member must have length less than or equal to {FEEDBACK_MAX}")
+            ]))
         if any(c in _FORBIDDEN_FEEDBACK for c in feedback):
             raise self.request_error(
                 "RequesterFeedback contains characters that are not allowed "

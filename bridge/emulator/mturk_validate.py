@@ -46,7 +46,8 @@ def _render(value: Any) -> str:
     return str(value)
 
 
-def _violation(value: Any, path: str, constraint: str) -> str:
+def violation(value: Any, path: str, constraint: str) -> str:
+    """One violation in AWS wording: `Value 'x' at 'path' failed to satisfy constraint: ...`."""
     return f"Value '{_render(value)}' at '{path}' failed to satisfy constraint: {constraint}"
 
 
@@ -75,7 +76,7 @@ class RequestValidator:
         if shape is None:
             # Operations without input accept only an empty object.
             for name, value in params.items():
-                violations.append(_violation(value, lower_camel(name), "Member is not a known member"))
+                violations.append(violation(value, lower_camel(name), "Member is not a known member"))
             return violations
         self._structure(shape, params, "", violations)
         return violations
@@ -84,7 +85,7 @@ class RequestValidator:
         kind = shape.type_name
         if kind == "structure":
             if not isinstance(value, dict):
-                out.append(_violation(value, path, "Member must be a structure"))
+                out.append(violation(value, path, "Member must be a structure"))
             else:
                 self._structure(shape, value, path + ".", out)
         elif kind == "list":
@@ -95,24 +96,24 @@ class RequestValidator:
             self._string(shape, value, path, out)
         elif kind in ("integer", "long"):
             if isinstance(value, bool) or not isinstance(value, int):
-                out.append(_violation(value, path, f"Member must be of type {kind}"))
+                out.append(violation(value, path, f"Member must be of type {kind}"))
             else:
                 self._range(shape, value, path, out)
         elif kind in ("float", "double"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                out.append(_violation(value, path, f"Member must be of type {kind}"))
+                out.append(violation(value, path, f"Member must be of type {kind}"))
             else:
                 self._range(shape, value, path, out)
         elif kind == "boolean":
             if not isinstance(value, bool):
-                out.append(_violation(value, path, "Member must be of type boolean"))
+                out.append(violation(value, path, "Member must be of type boolean"))
         elif kind == "timestamp":
             # JSON 1.1 sends epoch seconds; ISO strings are accepted too.
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                out.append(_violation(value, path, "Member must be of type timestamp"))
+                out.append(violation(value, path, "Member must be of type timestamp"))
         elif kind == "blob":
             if not isinstance(value, str):
-                out.append(_violation(value, path, "Member must be of type blob"))
+                out.append(violation(value, path, "Member must be of type blob"))
 
     def _structure(self, shape: Shape, value: dict[str, Any], prefix: str, out: list[str]) -> None:
         members = shape.members
@@ -124,13 +125,13 @@ class RequestValidator:
             path = prefix + lower_camel(name)
             member = members.get(name)
             if member is None:
-                out.append(_violation(member_value, path, f"Member must be a known member of {shape.name}"))
+                out.append(violation(member_value, path, f"Member must be a known member of {shape.name}"))
             elif member_value is not None:
                 self._check(member, member_value, path, out)
 
     def _list(self, shape: Shape, value: Any, path: str, out: list[str]) -> None:
         if not isinstance(value, list):
-            out.append(_violation(value, path, "Member must be of type list"))
+            out.append(violation(value, path, "Member must be of type list"))
             return
         self._length(shape, value, path, out)
         for i, item in enumerate(value, start=1):
@@ -142,7 +143,7 @@ class RequestValidator:
 
     def _map(self, shape: Shape, value: Any, path: str, out: list[str]) -> None:
         if not isinstance(value, dict):
-            out.append(_violation(value, path, "Member must be of type map"))
+            out.append(violation(value, path, "Member must be of type map"))
             return
         self._length(shape, value, path, out)
         for key, item in value.items():
@@ -152,29 +153,29 @@ class RequestValidator:
 
     def _string(self, shape: Shape, value: Any, path: str, out: list[str]) -> None:
         if not isinstance(value, str):
-            out.append(_violation(value, path, "Member must be of type string"))
+            out.append(violation(value, path, "Member must be of type string"))
             return
         self._length(shape, value, path, out)
         enum = shape.enum
         if enum and value not in enum:
-            out.append(_violation(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
+            out.append(violation(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
         pattern = shape.metadata.get("pattern")
         # Java's String.matches semantics: the whole string must match.
         if pattern and _pattern(pattern).fullmatch(value) is None:
-            out.append(_violation(value, path, f"Member must satisfy regular expression pattern: {pattern}"))
+            out.append(violation(value, path, f"Member must satisfy regular expression pattern: {pattern}"))
 
     @staticmethod
     def _length(shape: Shape, value: Any, path: str, out: list[str]) -> None:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and len(value) < low:
-            out.append(_violation(value, path, f"Member must have length greater than or equal to {low}"))
+            out.append(violation(value, path, f"Member must have length greater than or equal to {low}"))
         if high is not None and len(value) > high:
-            out.append(_violation(value, path, f"Member must have length less than or equal to {high}"))
+            out.append(violation(value, path, f"Member must have length less than or equal to {high}"))
 
     @staticmethod
     def _range(shape: Shape, value: Any, path: str, out: list[str]) -> None:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and value < low:
-            out.append(_violation(value, path, f"Member must have value greater than or equal to {low}"))
+            out.append(violation(value, path, f"Member must have value greater than or equal to {low}"))
         if high is not None and value > high:
-            out.append(_violation(value, path, f"Member must have value less than or equal to {high}"))
+            out.append(violation(value, path, f"Member must have value less than or equal to {high}"))
