@@ -21,6 +21,7 @@ _FORMATS = (
 )
 
 
+_OFFSETS = {zone: timedelta(hours=hours) for zone, hours in _ZONES.items()}
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _WEBSITE = re.compile(
     r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([A-Z]{3}) ([0-9]{4})$"
@@ -33,13 +34,13 @@ def _website_time(text: str) -> datetime | None:
     if m is None:
         return None
     month, day, hh, mm, ss, zone, year = m.groups()
-    if month not in _MONTHS or zone not in _ZONES:
+    if month not in _MONTHS or zone not in _OFFSETS:
         return None
     try:
-        naive = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss))
+        wall = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=timezone.utc)
     except ValueError:
         return None
-    return (naive - timedelta(hours=_ZONES[zone])).replace(tzinfo=timezone.utc)
+    return wall - _OFFSETS[zone]
 
 
 def parse_mturk_time(text: str) -> datetime | None:
