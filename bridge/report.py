@@ -1,4 +1,4 @@
-"""The reconciliation workbook (SPEC §4), written with openpyxl in write-only mode.
+"""The reconciliation workbook (SPEC §4): openpyxl makes the package, `bridge.xlsx` the rows.
 
 IDs and codes are written as text cells. Text from survey answers or workers that starts
 with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so no spreadsheet runs it as a
@@ -14,14 +14,14 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
-
-from openpyxl import Workbook
 
 from bridge.cost import plan_cost
 from bridge.errors import InputError
 from bridge.models import Decision, MatchKind, Plan
 from bridge.money import fmt, to_cents
+from bridge.xlsx import write_xlsx
 
 MINIMUM_WAGE = Decimal("7.25")  # US federal minimum wage, USD per hour
 
@@ -126,19 +126,9 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
 
 def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: list[LogRow] | None = None) -> Path:
     rows, warnings = summary_rows(plan, balance)
-    wb = Workbook(write_only=True)
-
-    ws = wb.create_sheet("Summary")
-    ws.append(["Item", "Value"])
-    for item, value in rows:
-        ws.append([item, value])
-    for w in warnings:
-        ws.append(["Warning", w])
-
-    ws = wb.create_sheet("Decisions")
-    ws.append(DECISION_COLUMNS)
-    for d in plan.decisions:
-        ws.append([
+    summary = [["Item", "Value"], *([item, value] for item, value in rows), *(["Warning", w] for w in warnings)]
+    decisions = chain([DECISION_COLUMNS], (
+        [
             d.assignment_id, d.worker_id, d.hit_id, safe(d.submitted_code), _text(d.response_id), d.match.value,
             d.decision.value, _text(fmt(d.bonus)), _text(";".join(d.reasons)), safe(d.feedback), d.status,
             d.duration_seconds,
@@ -146,24 +136,25 @@ def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: l
             d.auto_approval_time.strftime("%Y-%m-%d %H:%M:%S")
             if d.auto_approval_time and d.decision is Decision.REVIEW and d.status == "Submitted" else None,
             safe("; ".join(d.notes)),
-        ])
-
-    ws = wb.create_sheet("Unmatched responses")
-    ws.append(UNMATCHED_COLUMNS)
-    for u in plan.unmatched_responses:
-        finished = "" if u.finished is None else ("True" if u.finished else "False")
-        ws.append([safe(u.response_id), safe(u.code), safe(u.worker_id), _text(finished), u.duration_seconds,
-                   ";".join(u.reasons)])
-
-    ws = wb.create_sheet("Qualifications")
-    ws.append(QUALIFICATION_COLUMNS)
-    for q in plan.qualifications:
-        ws.append([q.worker_id, q.qualification_type_id, q.action, q.value])
-
-    ws = wb.create_sheet("Log")
-    ws.append(LOG_COLUMNS)
-    for r in log or []:
-        ws.append([r.action, r.assignment_id, r.worker_id, r.amount, r.status, safe(r.detail), r.at])
+        ]
+        for d in plan.decisions
+    ))
+    unmatched = chain([UNMATCHED_COLUMNS], (
+        [safe(u.response_id), safe(u.code), safe(u.worker_id),
+         None if u.finished is None else ("True" if u.finished else "False"), u.duration_seconds, ";".join(u.reasons)]
+        for u in plan.unmatched_responses
+    ))
+    qualifications = chain([QUALIFICATION_COLUMNS], ([q.worker_id, q.qualification_type_id, q.action, q.value]
+                                                     for q in plan.qualifications))
+    log_rows = chain([LOG_COLUMNS], ([r.action, r.assignment_id, r.worker_id, r.amount, r.status, safe(r.detail), r.at]
+                                     for r in log or []))
+    sheets = {
+        "Summary": summary,
+        "Decisions": decisions,
+        "Unmatched responses": unmatched,
+        "Qualifications": qualifications,
+        "Log": log_rows,
+    }
 
     path = Path(path)
     try:
@@ -171,7 +162,7 @@ def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: l
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx.tmp", dir=path.parent)
         os.close(fd)
         try:
-            wb.save(tmp)
+            write_xlsx(tmp, sheets)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
