@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from bridge.apply import apply_plan, connect, plan_actions  # noqa: E402
 from bridge.apply.actions import Kind, bonus_token  # noqa: E402
-from bridge.closeout import close_out  # noqa: E402
+from bridge.closeout import plan_wave  # noqa: E402
 from bridge.config import load_config  # noqa: E402
 from bridge.money import fmt  # noqa: E402
 from bridge.synthetic import clean_wave, write_batch_csv, write_qualtrics_csv  # noqa: E402
@@ -90,13 +90,18 @@ def paid_once(client, hit_ids, plan) -> bool:
     return len(paid) == len(want) and dict(paid) == want and max(Counter(a for a, _ in paid).values()) == 1
 
 
+def prepare(folder: Path, url: str):
+    """A plain client of the emulator at `url`, the wave's settings aimed at it (with its
+    qualification types created there) and the wave's plan."""
+    client = plain_client(url)
+    settings = load_config(make_config(folder, url, create_types(client)))
+    return client, settings, plan_wave(settings, NOW).plan
+
+
 def run_apply(folder: Path, args) -> tuple[float, int, int, bool]:
     proc, url = start_emulator(folder / "batch.csv", args.latency_ms, args.rate_limit)
     try:
-        checker = plain_client(url)
-        config = make_config(folder, url, create_types(checker))
-        settings = load_config(config)
-        plan = close_out(settings, NOW, workbook=folder / "plan-apply.xlsx").plan
+        checker, settings, plan = prepare(folder, url)
         market = connect(url)
         t0 = time.perf_counter()
         result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=lambda pre: True,
@@ -114,10 +119,7 @@ def run_apply(folder: Path, args) -> tuple[float, int, int, bool]:
 def run_sequential(folder: Path, args) -> tuple[float, int, bool]:
     proc, url = start_emulator(folder / "batch.csv", args.latency_ms, args.rate_limit)
     try:
-        client = plain_client(url)
-        config = make_config(folder, url, create_types(client))
-        settings = load_config(config)
-        plan = close_out(settings, NOW, workbook=folder / "plan-seq.xlsx").plan
+        client, _, plan = prepare(folder, url)
         actions = plan_actions(plan)
         calls = 0
         t0 = time.perf_counter()

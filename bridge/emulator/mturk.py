@@ -402,6 +402,17 @@ def wait_for_stop_signal() -> int:
     return received[0]
 
 
+def parse_balance(balance: Decimal | str) -> Decimal:
+    """A starting balance from the command line; ValueError unless a finite amount >= 0."""
+    try:
+        amount = Decimal(str(balance))
+    except InvalidOperation:
+        raise ValueError(f"balance must be an amount such as 10000.00, not {balance!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"balance must be an amount such as 10000.00, not {balance!r}")
+    return amount
+
+
 def serve_forever_cli(
     port: int = 0,
     seed_batch: str | os.PathLike[str] | None = None,
@@ -418,13 +429,7 @@ def serve_forever_cli(
     beside it, compose `MTurkEmulator(...).serve(port).start()` and `wait_for_stop_signal()`.
     """
     out = out if out is not None else sys.stdout
-    try:
-        amount = Decimal(str(balance))
-    except InvalidOperation:
-        raise ValueError(f"balance must be an amount such as 10000.00, not {balance!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"balance must be an amount such as 10000.00, not {balance!r}")
-    emulator = MTurkEmulator(amount, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
+    emulator = MTurkEmulator(parse_balance(balance), latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
     if seed_batch is not None:
         emulator.seed_batch(seed_batch)
     with emulator.serve(port) as server:

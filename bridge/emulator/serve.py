@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from decimal import Decimal, InvalidOperation
 from typing import TextIO
 
-from bridge.emulator.mturk import DEFAULT_BALANCE, MTurkEmulator, wait_for_stop_signal
+from bridge.emulator.mturk import DEFAULT_BALANCE, MTurkEmulator, parse_balance, wait_for_stop_signal
 from bridge.emulator.qualtrics import QualtricsEmulator, add_cli_surveys
 from bridge.errors import InputError
 
@@ -28,11 +27,9 @@ def serve(
     then serve both until SIGINT/SIGTERM. Bad options raise InputError before printing."""
     out = out if out is not None else sys.stdout
     try:
-        amount = Decimal(balance)
-    except InvalidOperation:
-        raise InputError(f"--balance {balance!r} is not an amount such as 10000.00.") from None
-    if not amount.is_finite() or amount < 0:
-        raise InputError(f"--balance {balance!r} must be a non-negative amount such as 10000.00.")
+        amount = parse_balance(balance)
+    except ValueError:
+        raise InputError(f"--balance {balance!r} is not an amount such as 10000.00 (zero or more).") from None
     try:
         mturk = MTurkEmulator(amount, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
         qualtrics = QualtricsEmulator(
