@@ -43,7 +43,7 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 
 
 def start_emulator(batch: Path, latency_ms: float, rate_limit: float) -> tuple[subprocess.Popen, str]:
-    args = [sys.executable, "-m", "bridge.emulator.mturk", "--port", "0", "--seed-batch", str(batch),
+    args = [sys.executable, "-m", "bridge.panels.mturk.emulator", "--port", "0", "--seed-batch", str(batch),
             "--latency-ms", str(latency_ms), "--rate-limit", str(rate_limit)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
     url = proc.stdout.readline().strip()

@@ -1,6 +1,6 @@
 """Throughput of the MTurk emulator as boto3 sees it.
 
-By default the emulator runs as `python -m bridge.emulator.mturk` in a subprocess, seeded
+By default the emulator runs as `python -m bridge.panels.mturk.emulator` in a subprocess, seeded
 with sample_data/batch_results.csv, so client and server do not share one interpreter
 lock (as in real use); `--in-process` serves it from this process instead. Timed:
 
@@ -38,7 +38,7 @@ def client_for(session: boto3.session.Session, url: str):
 
 
 def start_subprocess(seed: Path) -> tuple[subprocess.Popen, str]:
-    args = [sys.executable, "-m", "bridge.emulator.mturk", "--port", "0", "--seed-batch", str(seed)]
+    args = [sys.executable, "-m", "bridge.panels.mturk.emulator", "--port", "0", "--seed-batch", str(seed)]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
     url = proc.stdout.readline().strip()
@@ -65,7 +65,7 @@ def main() -> None:
 
     proc = None
     if args.in_process:
-        from bridge.emulator.mturk import MTurkEmulator
+        from bridge.panels.mturk.emulator import MTurkEmulator
 
         emulator = MTurkEmulator().__enter__()
         emulator.add_assignment(emulator.add_hit(), "ABENCHWORKER")

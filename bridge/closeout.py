@@ -15,7 +15,7 @@ from bridge.match import MatchOptions, match_wave
 from bridge.models import MTurkTable, Plan, QualtricsTable
 from bridge.report import write_workbook
 from bridge.rules import build_plan
-from bridge.sources.mturk_csv import read_batch_results
+from bridge.panels.mturk.reader import read_batch_results
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
 
 
@@ -42,7 +42,7 @@ def read_mturk(settings: Settings) -> MTurkTable:
     m = settings.mturk
     if m.csv is not None:
         return read_batch_results(settings.resolve(m.csv))
-    from bridge.sources.mturk_api import fetch_assignments
+    from bridge.panels.mturk.api import fetch_assignments
 
     return fetch_assignments(m.hit_ids or [], environment=m.environment, profile=m.profile)
 

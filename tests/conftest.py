@@ -21,7 +21,7 @@ def realworld() -> Path:
 @pytest.fixture
 def start_mturk():
     """Start MTurk emulators (any constructor arguments); all are stopped after the test."""
-    from bridge.emulator.mturk import MTurkEmulator
+    from bridge.panels.mturk.emulator import MTurkEmulator
 
     started = []
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.money import fmt
-from bridge.sources.mturk_api import ENDPOINTS, is_local_endpoint, make_mturk_client
+from bridge.panels.mturk.api import ENDPOINTS, is_local_endpoint, make_mturk_client
 
 DEFAULT_WORKERS = 8
 # Enough attempts that a 30% fault rate rarely exhausts them; adaptive mode adds the
@@ -209,7 +209,7 @@ class MTurkMarketplace:
 def connect(environment: str, *, profile: str | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> MTurkMarketplace:
     """A marketplace for `environment` (sandbox | production | http URL).
 
-    Clients come from `bridge.sources.mturk_api.make_mturk_client` (the same endpoints and
+    Clients come from `bridge.panels.mturk.api.make_mturk_client` (the same endpoints and
     credential rules as reading HITs: boto3's own chain only, dummy keys for a local
     emulator, adaptive retries). The first one is made here, so missing credentials for a
     real endpoint fail now, as one InputError naming the environment, before any request.

@@ -52,7 +52,7 @@ def run_demo(settings: Settings, survey_csv: Path, batch_csv: Path, out: Path, n
     create the qualification types the config names (a fresh emulator has none; their ids
     are the emulator's), pull both sides through the APIs, close out and apply with `--yes`
     semantics. The ledger is new each run, so money always moves."""
-    from bridge.emulator.mturk import MTurkEmulator
+    from bridge.panels.mturk.emulator import MTurkEmulator
     from bridge.emulator.qualtrics import QualtricsEmulator
 
     out = Path(out)

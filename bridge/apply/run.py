@@ -23,7 +23,7 @@ from bridge.errors import ApplyError, InputError, SafetyRefusal, SourceError
 from bridge.models import Plan
 from bridge.money import fmt
 from bridge.report import LogRow, write_workbook
-from bridge.sources.mturk_api import describe_environment, endpoint_for
+from bridge.panels.mturk.api import describe_environment, endpoint_for
 
 _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
 

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import TextIO
 
-from bridge.emulator.mturk import DEFAULT_BALANCE, MTurkEmulator, parse_balance, wait_for_stop_signal
+from bridge.panels.mturk.emulator import DEFAULT_BALANCE, MTurkEmulator, parse_balance, wait_for_stop_signal
 from bridge.emulator.qualtrics import QualtricsEmulator, add_cli_surveys
 from bridge.errors import InputError
 

@@ -141,9 +141,9 @@ def assert_applied_once(url: str, plan: Plan) -> None:
 
 
 def start_emulator_process(*args: str) -> tuple[subprocess.Popen, str]:
-    """`python -m bridge.emulator.mturk --port 0 ...` in a subprocess; returns (process, URL)."""
+    """`python -m bridge.panels.mturk.emulator --port 0 ...` in a subprocess; returns (process, URL)."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.emulator.mturk", "--port", "0", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.panels.mturk.emulator", "--port", "0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     url = proc.stdout.readline().strip()
     if not url.startswith("http://"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from apply_support import SAMPLE, create_qualification_types, write_wave
 
-from bridge.emulator.mturk import MTurkEmulator
+from bridge.panels.mturk.emulator import MTurkEmulator
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,7 @@ from bridge.apply import Action, Kind, Ledger, apply_plan, connect
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.cost import plan_cost
-from bridge.emulator.mturk import OPERATIONS
+from bridge.panels.mturk.emulator import OPERATIONS
 from bridge.errors import InputError, SourceError
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from mturk_support import FakeClock, make_client
 
-from bridge.emulator.mturk import MTurkEmulator
+from bridge.panels.mturk.emulator import MTurkEmulator
 
 
 @pytest.fixture

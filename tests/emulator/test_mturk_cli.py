@@ -41,7 +41,7 @@ def _stop(proc: subprocess.Popen, signum: int) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_module_entry_prints_url_first_and_stops_cleanly(signum):
-    proc, url = _start(["-m", "bridge.emulator.mturk", "--port", "0", "--balance", "12.34"])
+    proc, url = _start(["-m", "bridge.panels.mturk.emulator", "--port", "0", "--balance", "12.34"])
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
     assert make_client(url).get_account_balance()["AvailableBalance"] == "12.34"
     code, out, err = _stop(proc, signum)
@@ -50,7 +50,7 @@ def test_module_entry_prints_url_first_and_stops_cleanly(signum):
 
 @pytest.mark.skipif(not P808.exists(), reason="shared realworld folder not beside the repository")
 def test_function_entry_with_a_seed_batch():
-    code = ("import sys; from bridge.emulator.mturk import serve_forever_cli; "
+    code = ("import sys; from bridge.panels.mturk.emulator import serve_forever_cli; "
             f"sys.exit(serve_forever_cli(port=0, seed_batch={str(P808)!r}, latency_ms=1))")
     proc, url = _start(["-c", code])
     client = make_client(url)

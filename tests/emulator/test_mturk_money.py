@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from mturk_support import OTHER_WORKER, WORKER, error_of, make_client
 
-from bridge.emulator.mturk_state import bonus_fee, reward_fee
+from bridge.panels.mturk.emulator.state import bonus_fee, reward_fee
 
 INSUFFICIENT = "This Requester has insufficient funds in their account to complete this transaction."
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from mturk_support import WORKER, error_of, raw_call
 
-from bridge.emulator.mturk import MTurkEmulator
+from bridge.panels.mturk.emulator import MTurkEmulator
 
 TARGET = "MTurkRequesterServiceV20170117."
 FORMATS = Path(__file__).resolve().parents[3] / "shared" / "FORMATS.md"

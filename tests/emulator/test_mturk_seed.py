@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from mturk_support import OTHER_WORKER, WORKER
 
-from bridge.emulator.mturk_state import answers_xml
-from bridge.sources.mturk_api import ANSWER_NAMESPACE
+from bridge.panels.mturk.emulator.state import answers_xml
+from bridge.panels.mturk.api import ANSWER_NAMESPACE
 from bridge.models import Assignment, Hit, MTurkTable
 
 P808 = Path(__file__).resolve().parents[3] / "shared" / "realworld" / "mturk_batch_results_P808.csv"
@@ -78,7 +78,7 @@ def test_seed_table_without_keep_pending_auto_approves_overdue_work(emu, client,
 
 @pytest.mark.skipif(not P808.exists(), reason="shared realworld folder not beside the repository")
 def test_seed_batch_from_the_real_p808_file(emu, client):
-    from bridge.sources.mturk_csv import read_batch_results
+    from bridge.panels.mturk.reader import read_batch_results
 
     assert emu.seed_batch(P808) == 349
     [hit_id] = emu.state.hits

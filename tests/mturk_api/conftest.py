@@ -13,7 +13,7 @@ import botocore.httpsession
 import pytest
 from mturk_api_support import P808, SAMPLE_BATCH, hermetic_aws_env, seeded
 
-from bridge.emulator.mturk import MTurkEmulator
+from bridge.panels.mturk.emulator import MTurkEmulator
 
 _original_send = botocore.httpsession.URLLib3Session.send
 

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from bridge.emulator.mturk import MTurkEmulator
+from bridge.panels.mturk.emulator import MTurkEmulator
 from bridge.models import MTurkTable
-from bridge.sources.mturk_csv import read_batch_results
+from bridge.panels.mturk.reader import read_batch_results
 
 REPO = Path(__file__).resolve().parents[2]
 # shared/ sits beside the repository, locally and in CI's fresh clone.

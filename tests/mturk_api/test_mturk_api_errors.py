@@ -8,9 +8,9 @@ import pytest
 from botocore.stub import Stubber
 from mturk_api_support import closed_port, write_aws_files
 
-import bridge.sources.mturk_api as mturk_api
+import bridge.panels.mturk.api as mturk_api
 from bridge.errors import SourceError
-from bridge.sources.mturk_api import ENDPOINTS, fetch_assignments, make_mturk_client
+from bridge.panels.mturk.api import ENDPOINTS, fetch_assignments, make_mturk_client
 
 UNKNOWN = "3UNKNOWNHIT0000000000000000000"
 ACCESS_KEY = "AKIAEXAMPLEKEY7Q2X"

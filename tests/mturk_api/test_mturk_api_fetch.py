@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from mturk_api_support import answer, form, free_text, table_differences
 
-from bridge.sources.mturk_api import UNREADABLE, fetch_assignments, make_mturk_client
+from bridge.panels.mturk.api import UNREADABLE, fetch_assignments, make_mturk_client
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bridge.models import Assignment, Hit, MTurkTable
-from bridge.sources.mturk_csv import read_batch_results
+from bridge.panels.mturk.reader import read_batch_results
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "readers"
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bridge.money import AmountError, fee, parse_amount, to_cents
-from bridge.sources.timefmt import parse_mturk_time
+from bridge.panels.mturk.timefmt import parse_mturk_time
 
 
 def utc(*args: int) -> datetime:

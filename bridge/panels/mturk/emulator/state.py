@@ -18,10 +18,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
-from bridge.emulator.mturk_validate import validation_message, violation
+from bridge.panels.mturk.emulator.validate import validation_message, violation
 from bridge.models import ASSIGNMENT_STATUSES
 from bridge.money import fee, to_cents
-from bridge.sources.mturk_api import ANSWER_NAMESPACE
+from bridge.panels.mturk.api import ANSWER_NAMESPACE
 
 ZERO = Decimal("0.00")
 # Masters qualification type ids (production, sandbox).

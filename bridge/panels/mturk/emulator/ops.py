@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bridge.emulator.mturk_state import (
+from bridge.panels.mturk.emulator.state import (
     DEFAULT_AUTO_APPROVAL_SECONDS,
     ApiError,
     AssignmentRecord,
@@ -27,7 +27,7 @@ from bridge.emulator.mturk_state import (
     QualificationTypeRecord,
     new_id,
 )
-from bridge.emulator.mturk_validate import validation_message, violation
+from bridge.panels.mturk.emulator.validate import validation_message, violation
 
 DEFAULT_PAGE_SIZE = 10
 SUBJECT_MAX = 200

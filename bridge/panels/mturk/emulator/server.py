@@ -13,7 +13,7 @@ In tests:
         emu.add_assignment(hit_id, "AWORKER1")
         client = boto3.client("mturk", region_name="us-east-1", endpoint_url=emu.url, ...)
 
-From a shell: `python -m bridge.emulator.mturk --port 0` prints the URL, then serves
+From a shell: `python -m bridge.panels.mturk.emulator --port 0` prints the URL, then serves
 until SIGINT/SIGTERM.
 """
 
@@ -35,8 +35,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, TextIO
 
 from bridge.emulator.base import Fault, Faults, Serving
-from bridge.emulator.mturk_ops import OPERATIONS
-from bridge.emulator.mturk_state import (
+from bridge.panels.mturk.emulator.ops import OPERATIONS
+from bridge.panels.mturk.emulator.state import (
     DEFAULT_AUTO_APPROVAL_SECONDS,
     ZERO,
     ApiError,
@@ -48,7 +48,7 @@ from bridge.emulator.mturk_state import (
     answers_xml,
     new_id,
 )
-from bridge.emulator.mturk_validate import RequestValidator, service_model, validation_message
+from bridge.panels.mturk.emulator.validate import RequestValidator, service_model, validation_message
 from bridge.models import ASSIGNMENT_STATUSES
 
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."
@@ -277,7 +277,7 @@ class MTurkEmulator(Serving):
 
     def seed_batch(self, path: str | os.PathLike[str], *, keep_pending: bool = True) -> int:
         """Load a requester-website batch-results CSV (see `seed_table`)."""
-        from bridge.sources.mturk_csv import read_batch_results  # the project's reader
+        from bridge.panels.mturk.reader import read_batch_results  # the project's reader
 
         return self.seed_table(read_batch_results(path), keep_pending=keep_pending)
 
@@ -439,7 +439,7 @@ def serve_forever_cli(
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bridge.emulator.mturk", description="Local MTurk emulator")
+    parser = argparse.ArgumentParser(prog="python -m bridge.panels.mturk.emulator", description="Local MTurk emulator")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--seed-batch", help="batch-results CSV to load")
     parser.add_argument("--balance", default=str(DEFAULT_BALANCE))
@@ -450,6 +450,3 @@ def _main(argv: list[str] | None = None) -> int:
     return serve_forever_cli(args.port, args.seed_batch, args.balance, args.latency_ms, args.rate_limit,
                              args.fail_rate)
 
-
-if __name__ == "__main__":
-    sys.exit(_main())

@@ -13,7 +13,7 @@ from bridge.errors import SourceError
 from bridge.models import ASSIGNMENT_STATUSES, Assignment, Hit, MTurkTable
 from bridge.money import AmountError, parse_amount
 from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, load_text, parse_int, records
-from bridge.sources.timefmt import parse_mturk_time
+from bridge.panels.mturk.timefmt import parse_mturk_time
 
 REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
 WHAT = "MTurk batch-results CSV"

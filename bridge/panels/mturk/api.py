@@ -2,7 +2,7 @@
 
 For every HIT in `[mturk] hit_ids`: `GetHIT`, then `ListAssignmentsForHIT` for every status
 through boto3's paginator. The result is the same `MTurkTable` the batch-results CSV reader
-(`bridge.sources.mturk_csv`) gives for the same assignments: answers by field name without
+(`bridge.panels.mturk.reader`) gives for the same assignments: answers by field name without
 the `Answer.` prefix, rewards as Decimal, times as aware UTC datetimes, `source_row` 0.
 
 Each assignment's answers come from its QuestionFormAnswers XML (`parse_answers`). An

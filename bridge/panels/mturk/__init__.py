@@ -1,0 +1,1 @@
+"""Amazon Mechanical Turk: the batch-results reader, the API source, the adapter and the emulator."""
