@@ -32,8 +32,10 @@ from botocore.config import Config
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bridge.apply import apply_plan, connect, plan_actions  # noqa: E402
-from bridge.apply.actions import Kind, bonus_token  # noqa: E402
+from bridge.apply import apply_plan, plan_actions
+from bridge.panels.mturk.adapter import connect  # noqa: E402
+from bridge.apply.actions import Kind
+from bridge.panels.mturk.adapter import bonus_token  # noqa: E402
 from bridge.closeout import plan_wave  # noqa: E402
 from bridge.config import load_config  # noqa: E402
 from bridge.money import fmt  # noqa: E402
@@ -86,7 +88,7 @@ def paid_once(client, hit_ids, plan) -> bool:
     for hit in hit_ids:
         for page in client.get_paginator("list_bonus_payments").paginate(HITId=hit, PaginationConfig={"PageSize": 100}):
             paid += [(b["AssignmentId"], Decimal(b["BonusAmount"])) for b in page["BonusPayments"]]
-    want = {d.assignment_id: d.bonus for d in plan.decisions if d.decision.value == "approve" and d.bonus}
+    want = {d.submission_id: d.bonus for d in plan.decisions if d.decision.value == "approve" and d.bonus}
     return len(paid) == len(want) and dict(paid) == want and max(Counter(a for a, _ in paid).values()) == 1
 
 
@@ -109,8 +111,8 @@ def run_apply(folder: Path, args) -> tuple[float, int, int, bool]:
         elapsed = time.perf_counter() - t0
         assert not result.failed, result.failed[:3]
         # Logical calls: 2 type checks, 2 balances, 1 listing per HIT, one per action.
-        calls = 2 + 2 + len(plan.hits) + len(plan_actions(plan))
-        return elapsed, calls, market.requests, paid_once(checker, plan.hits, plan)
+        calls = 2 + 2 + len(plan.tasks) + len(plan_actions(plan))
+        return elapsed, calls, market.requests, paid_once(checker, plan.tasks, plan)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -123,29 +125,29 @@ def run_sequential(folder: Path, args) -> tuple[float, int, bool]:
         actions = plan_actions(plan)
         calls = 0
         t0 = time.perf_counter()
-        for qid in {a.qualification_type_id for a in actions if a.kind is Kind.GRANT}:
+        for qid in {a.group_id for a in actions if a.kind is Kind.GRANT}:
             client.get_qualification_type(QualificationTypeId=qid)
             calls += 1
         client.get_account_balance()
-        for hit in plan.hits:
+        for hit in plan.tasks:
             for _ in client.get_paginator("list_bonus_payments").paginate(HITId=hit, PaginationConfig={"PageSize": 100}):
                 calls += 1
         for a in actions:
             if a.kind is Kind.APPROVE:
-                client.approve_assignment(AssignmentId=a.assignment_id)
+                client.approve_assignment(AssignmentId=a.submission_id)
             elif a.kind is Kind.REJECT:
-                client.reject_assignment(AssignmentId=a.assignment_id, RequesterFeedback=a.text)
+                client.reject_assignment(AssignmentId=a.submission_id, RequesterFeedback=a.text)
             elif a.kind is Kind.BONUS:
-                client.send_bonus(WorkerId=a.worker_id, AssignmentId=a.assignment_id, BonusAmount=fmt(a.amount),
-                                  Reason=a.text, UniqueRequestToken=bonus_token(url, "bench", a.assignment_id))
+                client.send_bonus(WorkerId=a.participant_id, AssignmentId=a.submission_id, BonusAmount=fmt(a.amount),
+                                  Reason=a.text, UniqueRequestToken=bonus_token(url, "bench", a.submission_id))
             else:
-                client.associate_qualification_with_worker(QualificationTypeId=a.qualification_type_id,
-                                                           WorkerId=a.worker_id, IntegerValue=a.value,
+                client.associate_qualification_with_worker(QualificationTypeId=a.group_id,
+                                                           WorkerId=a.participant_id, IntegerValue=a.value,
                                                            SendNotification=False)
         client.get_account_balance()
         elapsed = time.perf_counter() - t0
         calls += 2 + len(actions)
-        return elapsed, calls, paid_once(client, plan.hits, plan)
+        return elapsed, calls, paid_once(client, plan.tasks, plan)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -69,7 +69,7 @@ def child_closeout(folder: Path) -> tuple[float, dict[str, float]]:
     t1 = time.perf_counter()
     write_workbook(planned.plan, settings.workbook_path)
     t2 = time.perf_counter()
-    assert len(planned.plan.decisions) == len(planned.mturk.assignments)
+    assert len(planned.plan.decisions) == len(planned.submissions.submissions)
     return t2 - t0, {"read+match+decide": t1 - t0, "write workbook": t2 - t1}
 
 

@@ -24,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Close out an MTurk wave recruited into a Qualtrics survey: match, decide, pay once, reconcile.",
+    help="Close out a wave of crowd work (Prolific or MTurk) recruited into a Qualtrics survey: match, decide, "
+         "pay once, reconcile.",
 )
 
 
@@ -74,11 +75,13 @@ def _parse_now(now: Optional[str]) -> datetime:
 def print_summary(console: Console, closeout) -> None:
     from bridge.report import summary_rows
 
-    rows, warnings = summary_rows(closeout.plan)
+    plan = closeout.plan
+    rows, warnings = summary_rows(plan)
+    cur, terms = plan.terms.currency, plan.terms
     shown = {
-        "Submissions (assignments)", "Matched", "Near misses", "Unmatched", "Approve", "Reject", "Review",
-        "Survey responses not matched", "Bonus total (USD)", "MTurk fees (USD)", "Total cost (USD)",
-        "Effective hourly wage (USD)",
+        terms.submissions_label, "Matched", "Near misses", "Unmatched", "Approve", "Reject", "Review",
+        "Survey responses not matched", f"Bonus total ({cur})", f"{terms.panel} fees ({cur})", f"Total cost ({cur})",
+        f"Effective hourly wage ({cur})",
     }
     console.print(f"Wave {closeout.plan.wave}: " + ", ".join(f"{k} {v}" for k, v in rows if k in shown))
     for w in warnings:
@@ -92,7 +95,7 @@ def close_out_cmd(
     config: Path = typer.Argument(..., help="The wave's TOML config (copy templates/wave.toml)."),
     workbook: Optional[Path] = typer.Option(None, "--workbook", "-o", help="Write the workbook here instead of [output] workbook."),
     now: Optional[str] = typer.Option(None, help="Decide as of this UTC time (ISO 8601); default: now."),
-    apply: bool = typer.Option(False, "--apply", help="Then apply the plan through the MTurk API (asks first)."),
+    apply: bool = typer.Option(False, "--apply", help="Then apply the plan through the panel's API (asks first)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="With --apply: do not ask before spending."),
 ) -> None:
     """Pull both sides, match, decide and write the reconciliation workbook (a dry run unless --apply)."""
@@ -132,13 +135,14 @@ def apply_cmd(
 def _apply(console: Console, settings, plan, workbook: Path, yes: bool) -> None:
     """Confirm, apply with a progress bar on a terminal, print the closing line; exit 2 on failures."""
     from bridge.apply import apply_plan
-    from bridge.apply.client import canonical_environment
 
-    environment = canonical_environment(plan.environment)
+    panel = settings.panel
+    environment = panel.canonical_environment(plan.environment)
     if not yes and not _can_ask():
-        # Refused before any MTurk client exists: nothing is contacted, nothing is sent.
-        where = "production (real money)" if environment == "production" else plan.environment
-        raise SafetyRefusal(f"Applying to MTurk {where} needs a confirmation and there is no terminal to ask on. "
+        # Refused before any client exists: nothing is contacted, nothing is sent.
+        where = panel.describe_environment(environment if environment == "production" else plan.environment)
+        where += " (real money)" if environment == "production" else ""
+        raise SafetyRefusal(f"Applying to {where} needs a confirmation and there is no terminal to ask on. "
                             "Pass --yes to apply without asking. Nothing was sent.")
     shown = []
 
@@ -148,9 +152,9 @@ def _apply(console: Console, settings, plan, workbook: Path, yes: bool) -> None:
             console.print(line)
         if yes:
             return True
-        where = "production (REAL MONEY)" if pre.environment == "production" else pre.environment
+        where = pre.where + (" (REAL MONEY)" if pre.environment == "production" else "")
         try:
-            return typer.confirm(f"Send this to MTurk {where}?", default=False)
+            return typer.confirm(f"Send this to {where}?", default=False)
         except (typer.Abort, EOFError, KeyboardInterrupt):  # Ctrl-C or end of input at the prompt
             raise SafetyRefusal("Not confirmed; nothing was sent.") from None
 
@@ -214,7 +218,8 @@ def demo(
     with _progress_bar(console) as progress:
         run = run_demo(settings, settings.resolve(settings.qualtrics.csv), settings.resolve(settings.mturk.csv), out,
                        _parse_now(None), progress=progress)
-    console.print(f"Pulled both sides through the APIs: {run.closeout.survey.source}; {run.closeout.mturk.source}")
+    console.print(f"Pulled both sides through the APIs: {run.closeout.survey.source}; "
+                  f"{run.closeout.submissions.source}")
     print_summary(console, run.closeout)
     console.print(f"MTurk emulator at {run.emulator_url} (qualification types created: "
                   + ", ".join(f"{role} {qid}" for role, qid in run.qualification_types.items()) + ")")

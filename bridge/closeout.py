@@ -1,4 +1,8 @@
-"""One close-out: read both sides, match, decide, write the workbook (no money moves here)."""
+"""One close-out: read both sides, match, decide, write the workbook (no money moves here).
+
+The panel the wave ran on (`settings.panel`) reads its submissions, says how they join the
+survey and gives the wave's terms (currency, fees, words); the rest is panel-neutral.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,10 @@ from pathlib import Path
 
 from bridge.config import Settings
 from bridge.errors import SourceError
-from bridge.match import MatchOptions, match_wave
-from bridge.models import MTurkTable, Plan, QualtricsTable
+from bridge.match import JoinKey, MatchOptions, match_wave
+from bridge.models import Plan, SubmissionTable, SurveyTable
 from bridge.report import write_workbook
 from bridge.rules import build_plan
-from bridge.panels.mturk.reader import read_batch_results
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
 
 
@@ -23,11 +26,11 @@ from bridge.sources.qualtrics_csv import read_qualtrics_csv
 class CloseOut:
     plan: Plan
     workbook: Path | None
-    survey: QualtricsTable
-    mturk: MTurkTable
+    survey: SurveyTable
+    submissions: SubmissionTable
 
 
-def read_survey(settings: Settings, env: Mapping[str, str] | None = None) -> QualtricsTable:
+def read_survey(settings: Settings, env: Mapping[str, str] | None = None) -> SurveyTable:
     q = settings.qualtrics
     if q.csv is not None:
         return read_qualtrics_csv(settings.resolve(q.csv))
@@ -38,60 +41,52 @@ def read_survey(settings: Settings, env: Mapping[str, str] | None = None) -> Qua
     return fetch_survey(q.survey_id, base_url=base_url, token=resolve_token(env))
 
 
-def read_mturk(settings: Settings) -> MTurkTable:
-    m = settings.mturk
-    if m.csv is not None:
-        return read_batch_results(settings.resolve(m.csv))
-    from bridge.panels.mturk.api import fetch_assignments
-
-    return fetch_assignments(m.hit_ids or [], environment=m.environment, profile=m.profile)
-
-
-def _missing_column(source: str, key: str, name: str, have: list[str]) -> SourceError:
+def missing_column(source: str, key: str, name: str, have: list[str]) -> str:
+    """A message for a column the config names that a file does not have."""
     near = difflib.get_close_matches(name, have, n=1, cutoff=0.6)
-    hint = f" Did you mean {near[0]!r}?" if near else ""
+    hint = f" Did you mean {near[0]!r}?" if near and near[0] != name else ""
     shown = ", ".join(repr(c) for c in have[:40]) + (" …" if len(have) > 40 else "")
-    return SourceError(f"{source}: has no column {name!r} (config {key}).{hint} Its columns are: {shown}.")
+    return f"{source}: has no column {name!r} (config {key}).{hint} Its columns are: {shown}."
 
 
-def check_columns(settings: Settings, survey: QualtricsTable, mturk: MTurkTable) -> None:
-    """Every column the config names must exist in the files; report the first missing."""
-    wanted = [("[qualtrics] code_column", settings.qualtrics.code_column)]
-    if settings.qualtrics.worker_id_column:
-        wanted.append(("[qualtrics] worker_id_column", settings.qualtrics.worker_id_column))
+def survey_columns(settings: Settings, opts: MatchOptions) -> list[tuple[str, str]]:
+    """(config key, column) for every survey column the config names or the join needs."""
+    q = settings.qualtrics
+    wanted = []
+    code = q.code_column or (opts.key_column if opts.key is JoinKey.CODE else None)
+    if code:
+        wanted.append(("[qualtrics] code_column", code))
+    if q.participant:
+        wanted.append(("[qualtrics] participant_column", q.participant))
     if settings.bonus.column:
         wanted.append(("[bonus] column", settings.bonus.column))
     for i, check in enumerate(settings.rules.attention_checks, 1):
         wanted.append((f"[rules] attention_checks[{i}].column", check.column))
-    problems = [_missing_column(survey.source, key, name, survey.columns) for key, name in wanted if name not in survey.columns]
-    if settings.mturk.code_answer not in mturk.answer_fields and mturk.assignments:
-        problems.append(
-            _missing_column(
-                mturk.source,
-                "[mturk] code_answer",
-                f"Answer.{settings.mturk.code_answer}",
-                [f"Answer.{f}" for f in mturk.answer_fields],
-            )
-        )
+    return wanted
+
+
+def check_columns(settings: Settings, survey: SurveyTable, table: SubmissionTable) -> None:
+    """Every column the config names must exist in the files; report every one missing."""
+    panel = settings.panel
+    problems = [missing_column(survey.source, key, name, survey.columns)
+                for key, name in survey_columns(settings, panel.match_options(settings)) if name not in survey.columns]
+    problems += panel.column_problems(settings, table)
     if problems:
-        raise SourceError("\n".join(p.message for p in problems))
+        raise SourceError("\n".join(problems))
 
 
 def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | None = None) -> CloseOut:
     """Read both sides, match and decide; no workbook is written (`workbook` is None).
-    `env` (default: the process environment) is where the Qualtrics token and host are
-    looked up."""
+    `env` (default: the process environment) is where tokens and hosts are looked up."""
+    env = os.environ if env is None else env
+    panel = settings.panel
     survey = read_survey(settings, env)
-    mturk = read_mturk(settings)
-    check_columns(settings, survey, mturk)
-    opts = MatchOptions(
-        code_column=settings.qualtrics.code_column,
-        code_answer=settings.mturk.code_answer,
-        worker_id_column=settings.qualtrics.worker_id_column,
-        include_unfinished=settings.qualtrics.include_unfinished,
-    )
-    plan = build_plan(match_wave(mturk, survey, opts), settings, mturk.hits, now)
-    return CloseOut(plan=plan, workbook=None, survey=survey, mturk=mturk)
+    table = panel.read(settings, env)
+    check_columns(settings, survey, table)
+    result = match_wave(table, survey, panel.match_options(settings))
+    plan = build_plan(result, settings, table, panel.terms(settings, table), now,
+                      environment=panel.environment(settings))
+    return CloseOut(plan=plan, workbook=None, survey=survey, submissions=table)
 
 
 def close_out(

@@ -1,4 +1,4 @@
-"""The wave's TOML config (SPEC §3), validated into typed settings.
+"""The wave's TOML config (SPEC §3, §7, §8), validated into typed settings.
 
 Every problem is collected and reported at once (`ConfigError`); an unknown key names the
 nearest valid one. Paths are resolved relative to the config file's folder. Secrets are
@@ -14,34 +14,38 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from bridge.errors import ConfigError
 from bridge.money import AmountError, parse_amount
+from bridge.panels.mturk.settings import MTurkSettings
+from bridge.panels.prolific.settings import ProlificSettings
+from bridge.settings_base import Section
 
-_CURRENCY = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # MTurk's CurrencyAmount pattern
+_CURRENCY = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # whole cents (MTurk's CurrencyAmount pattern)
 # RejectAssignment refuses these ASCII control characters in feedback (FORMATS.md).
 _BAD_FEEDBACK_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_ENTITY_ID = re.compile(r"^[A-Z0-9]+$")
 
 Policy = Literal["approve", "review", "reject"]
+Platform = Literal["mturk", "prolific"]
 
 
 def _money(value: Any, *, allow_sub_cent: bool = False) -> Decimal:
     if isinstance(value, bool) or value is None:
-        raise ValueError("must be an amount in USD such as \"1.50\"")
+        raise ValueError("must be an amount such as \"1.50\"")
     try:
         amount = parse_amount(str(value))
     except AmountError:
-        raise ValueError(f"{value!r} is not an amount in USD such as \"1.50\"") from None
+        raise ValueError(f"{value!r} is not an amount such as \"1.50\"") from None
     if amount < 0:
         raise ValueError("must not be negative")
     if not allow_sub_cent and not _CURRENCY.match(str(amount)):
-        raise ValueError(f"{value!r} has more than two decimals; MTurk pays whole cents")
+        raise ValueError(f"{value!r} has more than two decimals; payments are in whole cents (pence)")
     return amount
 
 
 def check_feedback(value: str) -> str:
+    """MTurk's rules for feedback text (RejectAssignment); raises ValueError."""
     if len(value) > 1024:
         raise ValueError(f"is {len(value)} characters; MTurk accepts at most 1024")
     if _BAD_FEEDBACK_CHARS.search(value):
@@ -49,13 +53,11 @@ def check_feedback(value: str) -> str:
     return value
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class WaveSettings(_Section):
+class WaveSettings(Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    platform: Platform = "mturk"
     reward: Decimal | None = None
+    currency: Literal["GBP", "USD"] | None = None
 
     @field_validator("reward", mode="before")
     @classmethod
@@ -63,55 +65,33 @@ class WaveSettings(_Section):
         return None if v is None else _money(v)
 
 
-class QualtricsSettings(_Section):
+class QualtricsSettings(Section):
     csv: Path | None = None
     survey_id: str | None = Field(default=None, pattern=r"^SV_[A-Za-z0-9]+$")
     datacenter: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+$")
     base_url: str | None = Field(default=None, pattern=r"^https?://")
-    code_column: str = Field(default="Random ID", min_length=1)
-    worker_id_column: str | None = None
+    code_column: str | None = Field(default=None, min_length=1)
+    # The embedded-data field holding the panel's participant id (MTurk workerId, Prolific
+    # PROLIFIC_PID). `worker_id_column` is its MTurk-era name, still accepted.
+    participant_column: str | None = Field(default=None, min_length=1)
+    worker_id_column: str | None = Field(default=None, min_length=1)
     include_unfinished: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> "QualtricsSettings":
         if (self.csv is None) == (self.survey_id is None):
             raise ValueError("give exactly one of csv = \"export.csv\" or survey_id = \"SV_...\"")
+        if self.participant_column and self.worker_id_column and self.participant_column != self.worker_id_column:
+            raise ValueError("participant_column and worker_id_column name the same thing; keep one")
         return self
 
-
-class MTurkSettings(_Section):
-    csv: Path | None = None
-    hit_ids: list[str] | None = None
-    code_answer: str = Field(default="surveycode", min_length=1)
-    environment: str = "sandbox"
-    profile: str | None = None
-
-    @field_validator("hit_ids")
-    @classmethod
-    def _hit_ids(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None:
-            if not v:
-                raise ValueError("is empty; list at least one HIT id")
-            bad = [h for h in v if not _ENTITY_ID.match(h)]
-            if bad:
-                raise ValueError(f"{', '.join(bad)}: a HIT id is upper-case letters and digits only")
-        return v
-
-    @field_validator("environment")
-    @classmethod
-    def _environment(cls, v: str) -> str:
-        if v in ("sandbox", "production") or re.match(r"^https?://", v):
-            return v
-        raise ValueError(f"{v!r} must be sandbox, production or an http://127.0.0.1:PORT endpoint")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "MTurkSettings":
-        if (self.csv is None) == (self.hit_ids is None):
-            raise ValueError("give exactly one of csv = \"batch_results.csv\" or hit_ids = [\"...\"]")
-        return self
+    @property
+    def participant(self) -> str | None:
+        """The survey column holding the participant id, if the config names one."""
+        return self.participant_column or self.worker_id_column
 
 
-class AttentionCheck(_Section):
+class AttentionCheck(Section):
     column: str = Field(min_length=1)
     expected: str | list[str]
 
@@ -126,9 +106,13 @@ DEFAULT_REJECT_FEEDBACK = (
 )
 
 
-class RulesSettings(_Section):
+class RulesSettings(Section):
     unmatched: Literal["review", "reject"] = "review"
     min_duration_seconds: int | None = Field(default=None, ge=0)
+    # More than N standard deviations below the mean duration of the wave's finished,
+    # matched responses; the quickest N percent (SPEC §8).
+    too_fast_sd: float | None = Field(default=None, gt=0, le=10)
+    too_fast_percentile: float | None = Field(default=None, gt=0, lt=100)
     too_fast: Policy = "review"
     attention_checks: list[AttentionCheck] = []
     attention_failed: Policy = "review"
@@ -137,13 +121,19 @@ class RulesSettings(_Section):
     attention_feedback: str = "The survey's attention check questions were not answered correctly."
     auto_approval_warning_hours: int = Field(default=48, ge=0)
 
-    @field_validator("reject_feedback", "too_fast_feedback", "attention_feedback")
-    @classmethod
-    def _feedback_ok(cls, v: str) -> str:
-        return check_feedback(v)
+    def feedback_for(self) -> dict[str, tuple[str, str]]:
+        """Each policy that can reject: (key of its feedback, the feedback)."""
+        out = {}
+        if self.unmatched == "reject":
+            out["unmatched"] = ("reject_feedback", self.reject_feedback)
+        if self.too_fast == "reject":
+            out["too_fast"] = ("too_fast_feedback", self.too_fast_feedback)
+        if self.attention_failed == "reject":
+            out["attention_failed"] = ("attention_feedback", self.attention_feedback)
+        return out
 
 
-class BonusSettings(_Section):
+class BonusSettings(Section):
     column: str | None = None
     reason: str = Field(default="Bonus for your work in our study. Thank you!", min_length=1, max_length=1024)
     max_per_worker: Decimal | None = None
@@ -154,27 +144,58 @@ class BonusSettings(_Section):
         return None if v is None else _money(v)
 
 
-class QualificationSettings(_Section):
-    prev_worker: str | None = Field(default=None, pattern=r"^[A-Z0-9]+$")
-    eligible_worker: str | None = Field(default=None, pattern=r"^[A-Z0-9]+$")
+class FairPaySettings(Section):
+    # Top every approved submission up to this hourly rate at the wave's median duration.
+    hourly: Decimal | None = None
+
+    @field_validator("hourly", mode="before")
+    @classmethod
+    def _hourly(cls, v: Any) -> Decimal | None:
+        return None if v is None else _money(v)
 
 
-class OutputSettings(_Section):
+class QualificationSettings(Section):
+    # MTurk qualification type ids; Prolific participant group ids (the panel checks the form).
+    prev_worker: str | None = None
+    eligible_worker: str | None = None
+
+
+class OutputSettings(Section):
     workbook: Path | None = None
     ledger: Path | None = None
 
 
-class Settings(_Section):
+class Settings(Section):
     wave: WaveSettings
     qualtrics: QualtricsSettings
-    mturk: MTurkSettings
+    mturk: MTurkSettings | None = None
+    prolific: ProlificSettings | None = None
     rules: RulesSettings = RulesSettings()
     bonus: BonusSettings = BonusSettings()
+    fair_pay: FairPaySettings = FairPaySettings()
     qualifications: QualificationSettings = QualificationSettings()
     output: OutputSettings = OutputSettings()
 
     # Set by `load_config`, not read from the file.
     path: Path = Path("wave.toml")
+
+    @model_validator(mode="after")
+    def _platform_section(self) -> "Settings":
+        platform = self.wave.platform
+        if getattr(self, platform) is None:
+            raise ValueError(f"[{platform}] is required: [wave] platform is {platform!r}")
+        other = [p for p in _PLATFORMS if p != platform and getattr(self, p) is not None]
+        if other:
+            raise ValueError(f"[{other[0]}] is given but [wave] platform is {platform!r}: "
+                             f"remove [{other[0]}] or set platform = \"{other[0]}\"")
+        return self
+
+    @property
+    def panel(self):
+        """The panel this wave ran on (`bridge.panels.Panel`)."""
+        from bridge.panels import get_panel
+
+        return get_panel(self.wave.platform)
 
     @property
     def base_dir(self) -> Path:
@@ -196,12 +217,15 @@ class Settings(_Section):
         return self.workbook_path.with_suffix(".ledger.sqlite")
 
 
+_PLATFORMS = ("mturk", "prolific")
 _SECTIONS: dict[str, type[BaseModel]] = {
     "wave": WaveSettings,
     "qualtrics": QualtricsSettings,
     "mturk": MTurkSettings,
+    "prolific": ProlificSettings,
     "rules": RulesSettings,
     "bonus": BonusSettings,
+    "fair_pay": FairPaySettings,
     "qualifications": QualificationSettings,
     "output": OutputSettings,
 }
@@ -238,8 +262,8 @@ _PATTERN_HINTS = {
     ("qualtrics", "survey_id"): "is not a survey id like SV_0123456789abcde",
     ("qualtrics", "datacenter"): "is not a data center id like iad1 or ca1",
     ("qualtrics", "base_url"): "must start with https:// (or http:// for a local emulator)",
-    ("qualifications", "prev_worker"): "is not a qualification type id (upper-case letters and digits)",
-    ("qualifications", "eligible_worker"): "is not a qualification type id (upper-case letters and digits)",
+    ("prolific", "study_id"): "is not a Prolific study id (24 lower-case hex characters)",
+    ("prolific", "workspace_id"): "is not a Prolific workspace id (24 lower-case hex characters)",
 }
 
 
@@ -285,4 +309,7 @@ def load_config(path: str | Path) -> Settings:
         problems = list(dict.fromkeys(_problem(e) for e in exc.errors()))
         raise ConfigError(path, problems) from None
     settings.path = path.resolve()
+    problems = settings.panel.config_problems(settings)
+    if problems:
+        raise ConfigError(path, problems)
     return settings

@@ -1,11 +1,13 @@
-"""Join MTurk assignments to survey responses on the completion code (pure: no I/O).
+"""Join submissions to survey responses on the key the panel names (pure: no I/O).
 
+The key is the completion code the participant entered (MTurk: one code per person) or
+the participant id the survey captured (Prolific: its codes name outcomes, shared by many).
 Kinds (SPEC §3): `exact` (the same text), `normalized` (equal after trimming whitespace,
 ignoring case and inner spaces), `near_miss` (one edit away, a code Excel turned into
 `4.82E+06`, or one that lost its leading zeros: always sent to a person with the candidate
-named), `none`. Flags: `code_shared` (one code submitted by several assignments),
-`duplicate_response` (one code or one worker behind several finished responses: the first
-is used), `worker_mismatch` (the response's worker id is not the assignment's).
+named), `none`. Flags: `code_shared` (one key submitted by several submissions),
+`duplicate_response` (one key or one participant behind several finished responses: the
+first is used), `worker_mismatch` (the response's participant id is not the submission's).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
-from bridge.models import Match, MatchKind, MTurkTable, QualtricsTable, Response
+from bridge.models import Match, MatchKind, Response, Submission, SubmissionTable, SurveyTable
 
 # Survey rows that are not participants' work (labels, after numeric codes are mapped).
 IGNORED_STATUSES = frozenset(
@@ -31,18 +34,28 @@ def normalize(code: str) -> str:
     return _SPACES.sub("", unicodedata.normalize("NFKC", code)).casefold()
 
 
+class JoinKey(StrEnum):
+    CODE = "code"  # the completion code the participant entered
+    PARTICIPANT = "participant"  # the participant id
+
+
 @dataclass(slots=True)
 class MatchOptions:
-    code_column: str
-    code_answer: str
-    worker_id_column: str | None = None
+    key_column: str  # the survey column holding the key
+    key: JoinKey = JoinKey.CODE
+    participant_column: str | None = None  # the survey column holding the participant id
     include_unfinished: bool = False
+    key_label: str = "the completion code"  # for notes: where the key was looked for
+    submissions_word: str = "submissions"  # for notes: "code submitted by 2 assignments"
+
+    def key_of(self, s: Submission) -> str:
+        return s.entered_code if self.key is JoinKey.CODE else s.participant_id
 
 
 @dataclass(slots=True)
 class MatchResult:
     matches: list[Match]
-    # Responses no assignment was matched to, with why (e.g. "ignored_status", "unfinished").
+    # Responses no submission was matched to, with why (e.g. "ignored_status", "unfinished").
     unmatched: list[tuple[Response, list[str]]] = field(default_factory=list)
 
 
@@ -141,14 +154,14 @@ class _Survey:
     unfinished_by_code: dict[str, list[Response]] = field(default_factory=lambda: defaultdict(list))
 
     def code(self, r: Response) -> str:
-        return normalize(r.fields.get(self.opts.code_column, ""))
+        return normalize(r.fields.get(self.opts.key_column, ""))
 
     def worker(self, r: Response) -> str:
-        column = self.opts.worker_id_column
+        column = self.opts.participant_column
         return r.fields.get(column, "").strip() if column else ""
 
     @classmethod
-    def index(cls, survey: QualtricsTable, opts: MatchOptions) -> "_Survey":
+    def index(cls, survey: SurveyTable, opts: MatchOptions) -> "_Survey":
         s = cls(opts)
         for r in survey.responses:  # export order: the first of several is the one used
             code = s.code(r)
@@ -168,11 +181,11 @@ class _Survey:
 
 def _match_code(m: Match, code: str, survey: _Survey, shared_by: int) -> Response:
     """Fill in a match whose code some eligible response has; returns the response used."""
-    a, opts = m.assignment, survey.opts
+    a, opts = m.submission, survey.opts
     responses = survey.by_code[code]
     first = responses[0]
-    m.kind = MatchKind.EXACT if m.submitted_code == first.fields.get(opts.code_column, "") else MatchKind.NORMALIZED
-    worker_responses = survey.by_worker.get(a.worker_id.upper(), [])
+    m.kind = MatchKind.EXACT if m.key == first.fields.get(opts.key_column, "") else MatchKind.NORMALIZED
+    worker_responses = survey.by_worker.get(a.participant_id.upper(), [])
     if len(worker_responses) > 1 and any(r is first for r in worker_responses):
         first = worker_responses[0]  # the worker's first finished response
     m.response = first
@@ -182,11 +195,11 @@ def _match_code(m: Match, code: str, survey: _Survey, shared_by: int) -> Respons
         m.notes.append("other responses: " + ", ".join(r.response_id for r in others))
     if shared_by > 1:
         m.reasons.append("code_shared")
-        m.notes.append(f"code submitted by {shared_by} assignments")
+        m.notes.append(f"{opts.key.value} submitted by {shared_by} {opts.submissions_word}")
     wid = survey.worker(first)
-    if wid and wid.upper() != a.worker_id.upper():
+    if wid and wid.upper() != a.participant_id.upper():
         m.reasons.append("worker_mismatch")
-        m.notes.append(f"response {first.response_id} was recorded for worker {wid}")
+        m.notes.append(f"response {first.response_id} was recorded for participant {wid}")
     return first
 
 
@@ -195,25 +208,25 @@ def _match_near(pending: list[Match], survey: _Survey, used: set[str]) -> None:
     free = {c: rs for c, rs in survey.by_code.items() if not any(r.response_id in used for r in rs)}
     index = _NearMissIndex(free)
     for m in pending:
-        code = normalize(m.submitted_code)
+        code = normalize(m.key)
         cands = index.candidates(code)
         if cands:
             m.kind = MatchKind.NEAR_MISS
             m.candidate = free[cands[0]][0]
             m.reasons.append("near_miss")
-            column = survey.opts.code_column
-            named = ", ".join(f"{free[c][0].response_id} (code {free[c][0].fields.get(column, '')})" for c in cands[:3])
+            column, word = survey.opts.key_column, survey.opts.key.value
+            named = ", ".join(f"{free[c][0].response_id} ({word} {free[c][0].fields.get(column, '')})" for c in cands[:3])
             m.notes.append(f"near miss of {named}")
         else:
             m.reasons.append("unmatched")
             if code in survey.unfinished_by_code:
                 ids = ", ".join(r.response_id for r in survey.unfinished_by_code[code])
-                m.notes.append(f"code belongs to unfinished response {ids}")
+                m.notes.append(f"{survey.opts.key.value} belongs to unfinished response {ids}")
 
 
-def match_wave(mturk: MTurkTable, survey: QualtricsTable, opts: MatchOptions) -> MatchResult:
+def match_wave(table: SubmissionTable, survey: SurveyTable, opts: MatchOptions) -> MatchResult:
     index = _Survey.index(survey, opts)
-    submitted = [(a, a.answers.get(opts.code_answer, "")) for a in mturk.assignments]
+    submitted = [(s, opts.key_of(s)) for s in table.submissions]
     shared_by: dict[str, int] = defaultdict(int)
     for _, raw in submitted:
         if normalize(raw):
@@ -224,12 +237,11 @@ def match_wave(mturk: MTurkTable, survey: QualtricsTable, opts: MatchOptions) ->
     pending_near: list[Match] = []
     for a, raw in submitted:
         code = normalize(raw)
-        m = Match(assignment=a, submitted_code=raw, kind=MatchKind.NONE)
-        if "answer_unreadable" in a.flags:
-            m.reasons.append("answer_unreadable")
+        m = Match(submission=a, key=raw, kind=MatchKind.NONE)
+        m.reasons.extend(a.flags)  # e.g. answer_unreadable
         if not code:
             m.reasons.append("unmatched")
-            m.notes.append(f"no code in Answer.{opts.code_answer}")
+            m.notes.append(f"no {opts.key.value} in {opts.key_label}")
         elif code in index.by_code:
             used.add(_match_code(m, code, index, shared_by[code]).response_id)
         else:

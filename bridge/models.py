@@ -1,68 +1,92 @@
-"""Typed tables and the Plan: the data that flows between the layers.
+"""Typed tables and the Plan: the data that flows between the layers, in no panel's words.
 
-Sources produce `MTurkTable` and `QualtricsTable`; `match` pairs them; `rules` turns the
-matches plus the config into a `Plan`, which `report` writes and `apply` executes.
-IDs and codes are `str`, money is `Decimal`, times are timezone-aware UTC `datetime`s.
+A panel's reader (`bridge.panels.<panel>`) produces a `SubmissionTable`; the survey reader
+(`bridge.sources`) a `SurveyTable`; `match` pairs them; `rules` turns the matches plus the
+config into a `Plan`, which `report` writes and `apply` executes through the panel's
+adapter. A *submission* is one piece of work a participant handed in (an MTurk assignment,
+a Prolific submission); a *task* is what they worked on (an MTurk HIT, a Prolific study).
+IDs and codes are `str`, money is `Decimal` in the wave's currency, times are aware UTC
+`datetime`s.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 
-# --- MTurk side -------------------------------------------------------------------------
+# --- The panel side -----------------------------------------------------------------------
 
-ASSIGNMENT_STATUSES = ("Submitted", "Approved", "Rejected")
+
+class State(StrEnum):
+    """Where a submission stands on its panel, in neutral words (the panel's own word is
+    kept beside it in `Submission.status`)."""
+
+    PENDING = "pending"  # handed in, awaiting the requester: the only state approved or rejected
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RETURNED = "returned"  # the participant gave the place back
+    TIMED_OUT = "timed_out"  # the time allowed ran out
+    SCREENED_OUT = "screened_out"
+    IN_PROGRESS = "in_progress"  # still being worked on (or a place held)
+    OTHER = "other"  # a state the close-out has no rule for (left for a person)
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    hit_id: str
-    hit_type_id: str = ""
+class Task:
+    """What participants worked on: an MTurk HIT, a Prolific study."""
+
+    task_id: str
+    type_id: str = ""
     title: str = ""
     description: str = ""
     keywords: str = ""
-    reward: Decimal | None = None
-    max_assignments: int | None = None
-    assignment_duration_seconds: int | None = None
+    reward: Decimal | None = None  # per submission, in the wave's currency
+    places: int | None = None  # MTurk MaxAssignments, Prolific total_available_places
+    duration_limit_seconds: int | None = None
     auto_approval_delay_seconds: int | None = None
-    creation_time: datetime | None = None
-    expiration: datetime | None = None
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    masters: bool = False  # MTurk: the HIT requires Masters (a fee surcharge)
 
 
 @dataclass(frozen=True, slots=True)
-class Assignment:
-    assignment_id: str
-    worker_id: str
-    hit_id: str
-    status: str  # Submitted | Approved | Rejected
-    accept_time: datetime | None = None
-    submit_time: datetime | None = None
+class Submission:
+    submission_id: str
+    participant_id: str
+    task_id: str
+    state: State
+    status: str  # the panel's own word: "Submitted", "AWAITING REVIEW", ...
+    started_at: datetime | None = None
+    submitted_at: datetime | None = None
     auto_approval_time: datetime | None = None
-    approval_time: datetime | None = None
-    rejection_time: datetime | None = None
-    requester_feedback: str = ""
-    work_time_seconds: int | None = None
-    # Answer.<field> values without the prefix, as text.
+    approved_at: datetime | None = None
+    rejected_at: datetime | None = None
+    feedback: str = ""  # what the requester told the participant (MTurk RequesterFeedback)
+    time_taken_seconds: int | None = None  # as the panel measured it
+    entered_code: str = ""  # the completion code the participant entered on the panel
+    # Answers to the task's own form (MTurk `Answer.<field>`), by field name, as text.
     answers: dict[str, str] = field(default_factory=dict)
-    # Where it came from: 1-based line of the CSV file (0 when from the API).
+    # Where it came from: 1-based line of the file (0 when from the API).
     source_row: int = 0
     # Problems found while reading that do not stop the wave (e.g. "answer_unreadable").
     flags: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
-class MTurkTable:
+class SubmissionTable:
     source: str  # the file path, or a description of the API pull
-    hits: dict[str, Hit]
-    assignments: list[Assignment]
+    tasks: dict[str, Task]
+    submissions: list[Submission]
     answer_fields: list[str] = field(default_factory=list)
+    currency: str | None = None  # when the source says (Prolific's API); else the config's
 
 
-# --- Qualtrics side ---------------------------------------------------------------------
+# --- The survey side ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +102,56 @@ class Response:
 
 
 @dataclass(slots=True)
-class QualtricsTable:
+class SurveyTable:
     source: str
     columns: list[str]
     responses: list[Response]
     legacy: bool = False
+
+
+# --- What the core needs to know of the panel, as data --------------------------------------
+
+
+class FeeRule(Protocol):
+    """A panel's commission on one reward or one bonus, in the wave's currency."""
+
+    def fee(self, amount: Decimal, *, is_reward: bool, task: Task | None) -> Decimal: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """The workbook's column names for the panel's own ids (SPEC §4, §7)."""
+
+    submission: str  # AssignmentId | SubmissionId
+    participant: str  # WorkerId | ParticipantId
+    task: str  # HITId | StudyId
+    code: str  # SubmittedCode | EnteredCode
+    status: str  # MTurkStatus | ProlificStatus
+    group: str  # QualificationTypeId | ParticipantGroupId
+    rejection_category: bool = False  # a RejectionCategory column after Feedback
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The panel a wave ran on, as the pure core sees it: its name and words, the wave's
+    currency, its fees, its pay floor, its rules for rejections."""
+
+    panel: str  # "MTurk", "Prolific": used in labels and messages
+    currency: str  # "USD", "GBP"
+    fees: FeeRule
+    columns: Columns
+    submissions_label: str = "Submissions"  # the Summary's count row
+    submission_word: str = "submission"  # "assignment" on MTurk
+    task_word: str = "study"  # "HIT" on MTurk
+    group_word: str = "participant group"  # "qualification type" on MTurk
+    code_outcomes: Mapping[str, str] | None = None  # normalized completion code -> outcome (Prolific)
+    pay_floor: Decimal | None = None  # per hour, in the wave's currency
+    pay_floor_name: str = ""  # "the US federal minimum wage of 7.25 USD/hour"
+    # Reason -> the category a rejection for it carries (None: the panel has none).
+    rejection_categories: Mapping[str, str] | None = None
+    category_values: tuple[str, ...] = ()  # every category the panel accepts
+    # A speed rejection is allowed only this many standard deviations below the mean.
+    speed_reject_min_sd: float | None = None
 
 
 # --- Decisions --------------------------------------------------------------------------
@@ -103,10 +172,10 @@ class Decision(StrEnum):
 
 @dataclass(slots=True)
 class Match:
-    """One submitted assignment and what the survey side had for it."""
+    """One submission and what the survey side had for it."""
 
-    assignment: Assignment
-    submitted_code: str
+    submission: Submission
+    key: str  # what it was joined on, as entered (a completion code, a participant id)
     kind: MatchKind
     response: Response | None = None  # the matched response (exact / normalized)
     candidate: Response | None = None  # the near-miss candidate, never paid automatically
@@ -115,12 +184,13 @@ class Match:
 
 
 @dataclass(slots=True)
-class AssignmentDecision:
-    assignment_id: str
-    worker_id: str
-    hit_id: str
-    status: str  # MTurk status when read
-    submitted_code: str
+class SubmissionDecision:
+    submission_id: str
+    participant_id: str
+    task_id: str
+    state: State  # on the panel when read
+    status: str  # the panel's own word for it
+    entered_code: str
     response_id: str
     match: MatchKind
     decision: Decision
@@ -131,27 +201,31 @@ class AssignmentDecision:
     reward: Decimal | None = None
     auto_approval_time: datetime | None = None
     duration_seconds: int | None = None
+    rejection_category: str = ""  # panels that require one (Prolific)
 
     @property
     def sends_status_change(self) -> bool:
-        """Approve/reject is sent only for work still in `Submitted`."""
-        return self.status == "Submitted" and self.decision is not Decision.REVIEW
+        """Approve/reject is sent only for work still awaiting the requester."""
+        return self.state is State.PENDING and self.decision is not Decision.REVIEW
 
 
 @dataclass(frozen=True, slots=True)
 class UnmatchedResponse:
     response_id: str
     code: str
-    worker_id: str
+    participant_id: str
     finished: bool | None
     duration_seconds: int | None
     reasons: list[str]
 
 
 @dataclass(frozen=True, slots=True)
-class QualificationAction:
-    worker_id: str
-    qualification_type_id: str
+class GroupAction:
+    """A participant added to (or removed from) a group: an MTurk qualification, a
+    Prolific participant group."""
+
+    participant_id: str
+    group_id: str
     action: str  # "grant" | "revoke"
     value: int
     role: str  # "prev_worker" | "eligible_worker"
@@ -162,10 +236,13 @@ class Plan:
     wave: str
     environment: str
     now: datetime
-    decisions: list[AssignmentDecision]
+    terms: Terms
+    decisions: list[SubmissionDecision]
     unmatched_responses: list[UnmatchedResponse]
-    qualifications: list[QualificationAction]
-    hits: dict[str, Hit]
+    qualifications: list[GroupAction]
+    tasks: dict[str, Task]
     warnings: list[str] = field(default_factory=list)
     bonus_reason: str = ""
     survey_responses: int = 0  # every response in the export, matched or not
+    # Figures the rules produced that the Summary states (e.g. speed cut-offs in seconds).
+    figures: list[tuple[str, object]] = field(default_factory=list)

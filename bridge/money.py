@@ -1,4 +1,4 @@
-"""Money: parsing amounts as written by people and spreadsheets, cents, and MTurk fees.
+"""Money: parsing amounts as written by people and spreadsheets, cents, and the panels' fees.
 
 Every amount is a `decimal.Decimal`; floats never touch money.
 """
@@ -69,3 +69,12 @@ def fee(amount: Decimal, *, is_reward: bool, max_assignments: int | None, master
     if is_reward and masters:
         rate += Decimal("0.05")
     return max(CENT, to_cents(amount * rate))
+
+
+def rate_fee(amount: Decimal, *, fee_rate: Decimal, vat_rate: Decimal) -> Decimal:
+    """A percentage fee with VAT on the fee (Prolific, FACTS §2): `fee_rate` of the amount,
+    plus `vat_rate` of that fee, each rounded half-up to the minor unit."""
+    if amount <= 0:
+        return Decimal("0.00")
+    service = to_cents(amount * fee_rate)
+    return service + to_cents(service * vat_rate)

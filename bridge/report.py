@@ -1,6 +1,6 @@
 """The reconciliation workbook (SPEC §4): openpyxl makes the package, `bridge.xlsx` the rows.
 
-IDs and codes are written as text cells. Text from survey answers or workers that starts
+IDs and codes are written as text cells. Text from survey answers or participants that starts
 with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so no spreadsheet runs it as a
 formula. The file is written next to its destination and moved into place, so a failure
 never leaves half a workbook.
@@ -19,20 +19,28 @@ from pathlib import Path
 
 from bridge.cost import plan_cost
 from bridge.errors import InputError
-from bridge.models import Decision, MatchKind, Plan
+from bridge.models import Columns, Decision, MatchKind, Plan, State, SubmissionDecision
 from bridge.money import fmt, to_cents
 from bridge.xlsx import write_xlsx
 
-MINIMUM_WAGE = Decimal("7.25")  # US federal minimum wage, USD per hour
-
-DECISION_COLUMNS = [
-    "AssignmentId", "WorkerId", "HITId", "SubmittedCode", "ResponseId", "Match", "Decision", "Bonus",
-    "Reasons", "Feedback", "MTurkStatus", "DurationSeconds", "AutoApprovalTime", "Notes",
-]
-UNMATCHED_COLUMNS = ["ResponseId", "Code", "WorkerId", "Finished", "DurationSeconds", "Reasons"]
-QUALIFICATION_COLUMNS = ["WorkerId", "QualificationTypeId", "Action", "Value"]
-LOG_COLUMNS = ["Action", "AssignmentId", "WorkerId", "Amount", "Status", "Detail", "At"]
+UNMATCHED_COLUMNS = ["ResponseId", "Code", "{participant}", "Finished", "DurationSeconds", "Reasons"]
+QUALIFICATION_COLUMNS = ["{participant}", "{group}", "Action", "Value"]
+LOG_COLUMNS = ["Action", "{submission}", "{participant}", "Amount", "Status", "Detail", "At"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def decision_columns(columns: Columns) -> list[str]:
+    """The Decisions sheet's header in the panel's words (SPEC §4, §7)."""
+    head = [columns.submission, columns.participant, columns.task, columns.code, "ResponseId", "Match", "Decision",
+            "Bonus", "Reasons", "Feedback"]
+    if columns.rejection_category:
+        head.append("RejectionCategory")
+    return head + [columns.status, "DurationSeconds", "AutoApprovalTime", "Notes"]
+
+
+def named(template: list[str], columns: Columns) -> list[str]:
+    return [c.format(submission=columns.submission, participant=columns.participant, group=columns.group)
+            for c in template]
 
 
 def safe(text: str) -> str | None:
@@ -43,7 +51,7 @@ def safe(text: str) -> str | None:
 
 
 def restore(text: str) -> str:
-    """Undo `safe`: the text as the worker or survey wrote it."""
+    """Undo `safe`: the text as the participant or survey wrote it."""
     return text[1:] if len(text) > 1 and text[0] == "'" and text[1:].startswith(_FORMULA_START) else text
 
 
@@ -54,8 +62,8 @@ def _text(text: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class LogRow:
     action: str
-    assignment_id: str
-    worker_id: str
+    submission_id: str
+    participant_id: str
     amount: str
     status: str
     detail: str
@@ -64,6 +72,8 @@ class LogRow:
 
 def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str, object]], list[str]]:
     """(Item, Value) rows of the Summary sheet and the warnings (plan's plus wage)."""
+    terms = plan.terms
+    cur = terms.currency
     cost = plan_cost(plan)
     counts = Counter(d.decision for d in plan.decisions)
     kinds = Counter(d.match for d in plan.decisions)
@@ -78,16 +88,16 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
     ]
     if pays and median_minutes:
         wage = to_cents(statistics.median(pays) / median_minutes * 60)
-        if wage < MINIMUM_WAGE:
+        if terms.pay_floor is not None and wage < terms.pay_floor:
             warnings.append(
-                f"Effective hourly wage {wage} USD is below the US federal minimum wage of {MINIMUM_WAGE} USD/hour "
+                f"Effective hourly wage {wage} {cur} is below {terms.pay_floor_name} of {terms.pay_floor} {cur}/hour "
                 f"(median survey time {median_minutes:.1f} minutes)."
             )
     rows: list[tuple[str, object]] = [
         ("Wave", plan.wave),
         ("Environment", plan.environment),
         ("Computed at (UTC)", plan.now.strftime("%Y-%m-%d %H:%M:%S")),
-        ("Submissions (assignments)", len(plan.decisions)),
+        (terms.submissions_label, len(plan.decisions)),
         ("Matched", kinds[MatchKind.EXACT] + kinds[MatchKind.NORMALIZED]),
         ("Matched exactly", kinds[MatchKind.EXACT]),
         ("Matched after normalizing", kinds[MatchKind.NORMALIZED]),
@@ -96,28 +106,31 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
         ("Approve", counts[Decision.APPROVE]),
         ("Reject", counts[Decision.REJECT]),
         ("Review", counts[Decision.REVIEW]),
-        ("Already decided on MTurk (not sent again)", sum(d.status != "Submitted" for d in plan.decisions)),
+        (f"Already decided on {terms.panel} (not sent again)", sum(d.state is not State.PENDING
+                                                                  for d in plan.decisions)),
         ("Survey responses", plan.survey_responses),
         ("Survey responses not matched", len(plan.unmatched_responses)),
         ("Approvals to send", cost.approvals),
-        ("Rewards to pay (USD)", fmt(cost.rewards)),
+        (f"Rewards to pay ({cur})", fmt(cost.rewards)),
         ("Bonuses to pay", cost.bonuses_count),
-        ("Bonus total (USD)", fmt(cost.bonuses)),
-        ("MTurk fees (USD)", fmt(cost.fees)),
-        ("Total cost (USD)", fmt(cost.total)),
-        ("Account balance (USD)", balance if balance is not None else "not checked (dry run)"),
+        (f"Bonus total ({cur})", fmt(cost.bonuses)),
+        (f"{terms.panel} fees ({cur})", fmt(cost.fees)),
+        (f"Total cost ({cur})", fmt(cost.total)),
+        (f"Account balance ({cur})", balance if balance is not None else "not checked (dry run)"),
         ("Median survey minutes", float(round(median_minutes, 1)) if median_minutes is not None else ""),
-        ("Effective hourly wage (USD)", fmt(wage) if wage is not None else ""),
+        (f"Effective hourly wage ({cur})", fmt(wage) if wage is not None else ""),
         ("Qualification grants", len(plan.qualifications)),
     ]
-    rewards = {d.hit_id: d.reward for d in plan.decisions}
-    for hit_id, hit in plan.hits.items():
-        reward = rewards.get(hit_id, hit.reward)
-        rows.append((f"Reward per assignment, HIT {hit_id} (USD)", fmt(reward) or "unknown"))
+    rewards = {d.task_id: d.reward for d in plan.decisions}
+    for task_id, task in plan.tasks.items():
+        reward = rewards.get(task_id, task.reward)
+        rows.append((f"Reward per {terms.submission_word}, {terms.task_word} {task_id} ({cur})",
+                     fmt(reward) or "unknown"))
+    rows += plan.figures
     for role in ("prev_worker", "eligible_worker"):
         granted = [q for q in plan.qualifications if q.role == role]
         if granted:
-            rows.append((f"{role} grants (type {granted[0].qualification_type_id})", len(granted)))
+            rows.append((f"{role} grants ({terms.group_word} {granted[0].group_id})", len(granted)))
     if cost.unknown_rewards:
         rows.append(("Approvals with unknown reward (not in cost)", cost.unknown_rewards))
     rows.append(("Warnings", len(warnings)))
@@ -127,27 +140,34 @@ def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str
 def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: list[LogRow] | None = None) -> Path:
     rows, warnings = summary_rows(plan, balance)
     summary = [["Item", "Value"], *([item, value] for item, value in rows), *(["Warning", w] for w in warnings)]
-    decisions = chain([DECISION_COLUMNS], (
-        [
-            d.assignment_id, d.worker_id, d.hit_id, safe(d.submitted_code), _text(d.response_id), d.match.value,
-            d.decision.value, _text(fmt(d.bonus)), _text(";".join(d.reasons)), safe(d.feedback), d.status,
-            d.duration_seconds,
-            # Only where a person must act before MTurk approves on its own.
+    columns = plan.terms.columns
+    category = [columns.rejection_category]
+
+    def decision_row(d: SubmissionDecision) -> list:
+        row = [safe(d.submission_id), safe(d.participant_id), safe(d.task_id), safe(d.entered_code),
+               _text(d.response_id), d.match.value, d.decision.value, _text(fmt(d.bonus)),
+               _text(";".join(d.reasons)), safe(d.feedback)]
+        if category[0]:
+            row.append(_text(d.rejection_category))
+        return row + [
+            safe(d.status), d.duration_seconds,
+            # Only where a person must act before the panel approves on its own.
             d.auto_approval_time.strftime("%Y-%m-%d %H:%M:%S")
-            if d.auto_approval_time and d.decision is Decision.REVIEW and d.status == "Submitted" else None,
+            if d.auto_approval_time and d.decision is Decision.REVIEW and d.state is State.PENDING else None,
             safe("; ".join(d.notes)),
         ]
-        for d in plan.decisions
-    ))
-    unmatched = chain([UNMATCHED_COLUMNS], (
-        [safe(u.response_id), safe(u.code), safe(u.worker_id),
+
+    decisions = chain([decision_columns(columns)], (decision_row(d) for d in plan.decisions))
+    unmatched = chain([named(UNMATCHED_COLUMNS, columns)], (
+        [safe(u.response_id), safe(u.code), safe(u.participant_id),
          None if u.finished is None else ("True" if u.finished else "False"), u.duration_seconds, ";".join(u.reasons)]
         for u in plan.unmatched_responses
     ))
-    qualifications = chain([QUALIFICATION_COLUMNS], ([q.worker_id, q.qualification_type_id, q.action, q.value]
-                                                     for q in plan.qualifications))
-    log_rows = chain([LOG_COLUMNS], ([r.action, r.assignment_id, r.worker_id, r.amount, r.status, safe(r.detail), r.at]
-                                     for r in log or []))
+    qualifications = chain([named(QUALIFICATION_COLUMNS, columns)], (
+        [safe(q.participant_id), safe(q.group_id), q.action, q.value] for q in plan.qualifications))
+    log_rows = chain([named(LOG_COLUMNS, columns)], (
+        [r.action, safe(r.submission_id), safe(r.participant_id), r.amount, r.status, safe(r.detail), r.at]
+        for r in log or []))
     sheets = {
         "Summary": summary,
         "Decisions": decisions,

@@ -1,89 +1,179 @@
 """Turn matches plus the config into a `Plan` (pure: no I/O, no clock — `now` is passed in).
 
-Decision per assignment: the strictest outcome of the rules that fired, where a person's
-`review` outranks an automatic `reject` (a wrong rejection costs a worker their approval
-rate, a review costs the lab a look). Near misses, shared codes and worker mismatches are
-always `review`. Work no longer `Submitted` is not approved or rejected again
-(`not_submitted`), but its bonus and qualifications are still handled.
+Decision per submission: the strictest outcome of the rules that fired, where a person's
+`review` outranks an automatic `reject` (a wrong rejection costs a participant their
+approval rate, a review costs the lab a look). Near misses, shared codes and participant
+mismatches are always `review`.
+
+Only work awaiting the requester (`State.PENDING`) is approved or rejected. Work the panel
+already decided shows that decision (`not_submitted`; the Notes say when the rules would
+have decided otherwise) and its bonus and qualifications are still handled. Work the
+participant returned, that timed out or was screened out is never approved or rejected
+(`returned`, `timed_out`, `screened_out`): with a finished survey response it is `review`
+(`returned_with_response`, a person may pay it a bonus), otherwise `reject` with nothing
+sent. Work still in progress is `review` (`in_progress`).
+
+Panels whose completion codes name outcomes (Prolific) have each entered code checked
+against `completion_codes`: `failed_check` counts as `attention_failed`, an unknown code is
+`review` (`bad_code`), no code is `review` (`no_code`). A rejection on a panel that
+requires a category carries one (`Terms.rejection_categories`).
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bridge.config import Settings
-from bridge.match import MatchResult
+from bridge.match import MatchResult, normalize
 from bridge.models import (
-    AssignmentDecision,
     Decision,
-    Hit,
+    GroupAction,
     Match,
     MatchKind,
     Plan,
-    QualificationAction,
+    State,
+    SubmissionDecision,
+    SubmissionTable,
+    Terms,
     UnmatchedResponse,
 )
 from bridge.money import AmountError, has_sub_cent, parse_amount, to_cents
 
 _RANK = {Decision.APPROVE: 0, Decision.REJECT: 1, Decision.REVIEW: 2}
-ALWAYS_REVIEW = ("near_miss", "code_shared", "worker_mismatch", "answer_unreadable", "bonus_invalid")
-# Reasons that are facts, not problems: they do not cost a worker Eligible_Worker.
-NOT_FLAGS = frozenset({"not_submitted"})
+ALWAYS_REVIEW = ("near_miss", "code_shared", "worker_mismatch", "answer_unreadable", "bonus_invalid", "bad_code",
+                 "no_code")
+# Reasons that are facts about pay and status, not problems: they cost nobody Eligible_Worker.
+NOT_FLAGS = frozenset({"not_submitted", "bonus_rounded", "bonus_capped", "pay_top_up"})
+# States the participant ended: never approved or rejected.
+ENDED = {State.RETURNED: "returned", State.TIMED_OUT: "timed_out", State.SCREENED_OUT: "screened_out"}
+NO_CODE = "NOCODE"  # Prolific's entered code for a submission finished without one (FACTS 1.5)
+_DECIDED = {State.APPROVED: Decision.APPROVE, State.REJECTED: Decision.REJECT}
 
 
 def _worst(a: Decision, b: Decision) -> Decision:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-def decide(m: Match, settings: Settings, found: Sequence[str] = ()) -> tuple[Decision, list[str], list[str], str]:
-    """(decision, reasons, notes, feedback) for one match; `found` are reasons already
-    found elsewhere (the bonus column's)."""
+@dataclass(slots=True)
+class Speed:
+    """The wave's speed cut-offs in seconds (SPEC §8), from the finished, matched responses."""
+
+    cutoffs: dict[str, float] = field(default_factory=dict)  # rule key -> seconds (faster is too_fast)
+    median_seconds: float | None = None
+
+    def fired(self, seconds: int) -> list[str]:
+        return [rule for rule, cut in self.cutoffs.items() if seconds < cut]
+
+
+def speed(result: MatchResult, settings: Settings) -> Speed:
     rules = settings.rules
-    reasons = list(m.reasons) + list(found)
-    notes = list(m.notes)
+    seconds = [r.duration_seconds for r in {m.response.response_id: m.response for m in result.matches
+                                            if m.response is not None and m.response.finished}.values()
+               if r.duration_seconds is not None]
+    out = Speed(median_seconds=statistics.median(seconds) if seconds else None)
+    if rules.min_duration_seconds is not None:
+        out.cutoffs["min_duration_seconds"] = float(rules.min_duration_seconds)
+    if rules.too_fast_sd is not None and len(seconds) >= 2:
+        # The sample standard deviation (R's sd(), pandas' std()), as labs compute it.
+        out.cutoffs["too_fast_sd"] = statistics.mean(seconds) - rules.too_fast_sd * statistics.stdev(seconds)
+    if rules.too_fast_percentile is not None and seconds:
+        # The quickest N percent: the floor(n * N / 100) quickest are below the cut-off
+        # (ties at the cut-off are not flagged).
+        k = math.floor(len(seconds) * rules.too_fast_percentile / 100)
+        if k:
+            out.cutoffs["too_fast_percentile"] = float(sorted(seconds)[k])
+    return out
+
+
+def _code_outcome(m: Match, terms: Terms, settings: Settings) -> tuple[list[str], list[str]]:
+    """Reasons and notes from the entered completion code, on panels whose codes name outcomes."""
+    if terms.code_outcomes is None:
+        return [], []
+    code = m.submission.entered_code.strip()
+    if not code or code.upper() == NO_CODE:
+        return ["no_code"], ["no completion code entered"]
+    outcome = terms.code_outcomes.get(normalize(code))
+    if outcome is None:
+        return ["bad_code"], [f"completion code {code!r} is not in [{settings.wave.platform}] completion_codes"]
+    if outcome == "failed_check":
+        return ["attention_failed"], [f"completion code {code} means a failed check"]
+    return [], []
+
+
+def decide(m: Match, settings: Settings, terms: Terms, pace: Speed,
+           found: Sequence[str] = ()) -> tuple[Decision, list[str], list[str], str]:
+    """(decision, reasons, notes, feedback) for one match as if it were awaiting the
+    requester; `found` are reasons already found elsewhere (the bonus column's)."""
+    rules = settings.rules
+    code_reasons, notes = _code_outcome(m, terms, settings)
+    reasons = list(m.reasons) + code_reasons + list(found)
+    notes = list(m.notes) + notes
     decision = Decision.APPROVE
     feedback = ""
+
+    def policy(name: str, text: str) -> None:
+        nonlocal decision, feedback
+        chosen = Decision(name)
+        if chosen is Decision.REJECT and not feedback:
+            feedback = text
+        decision = _worst(decision, chosen)
+
     if m.kind is MatchKind.NONE:
-        decision = Decision(rules.unmatched)
-        feedback = rules.reject_feedback
+        policy(rules.unmatched, rules.reject_feedback)
     for reason in ALWAYS_REVIEW:
         if reason in reasons:
             decision = Decision.REVIEW
+    if "attention_failed" in code_reasons:
+        policy(rules.attention_failed, rules.attention_feedback)
     r = m.response
     if r is not None:
-        if rules.min_duration_seconds is not None:
+        if pace.cutoffs:
             if r.duration_seconds is None:
                 reasons.append("duration_unknown")
                 decision = _worst(decision, Decision.REVIEW)
-            elif r.duration_seconds < rules.min_duration_seconds:
+            elif fired := pace.fired(r.duration_seconds):
                 reasons.append("too_fast")
-                notes.append(f"{r.duration_seconds}s < {rules.min_duration_seconds}s")
-                policy = Decision(rules.too_fast)
-                if policy is Decision.REJECT and not feedback:
-                    feedback = rules.too_fast_feedback
-                decision = _worst(decision, policy)
+                notes.append(f"{r.duration_seconds}s < " + ", ".join(f"{pace.cutoffs[f]:.0f}s ({f})" for f in fired))
+                chosen = rules.too_fast
+                if chosen == "reject" and terms.speed_reject_min_sd is not None and "too_fast_sd" not in fired:
+                    chosen = "review"
+                    notes.append(f"{terms.panel} allows a rejection for speed only more than "
+                                 f"{terms.speed_reject_min_sd:g} standard deviations below the mean")
+                policy(chosen, rules.too_fast_feedback)
         failed = [c.column for c in rules.attention_checks if not c.passes(r.fields.get(c.column, ""))]
         if failed:
             reasons.append("attention_failed")
             notes.append("failed: " + ", ".join(failed))
-            policy = Decision(rules.attention_failed)
-            if policy is Decision.REJECT and not feedback:
-                feedback = rules.attention_feedback
-            decision = _worst(decision, policy)
+            policy(rules.attention_failed, rules.attention_feedback)
     if decision is not Decision.REJECT:
         feedback = ""
-    return decision, reasons, notes, feedback
+    return decision, list(dict.fromkeys(reasons)), notes, feedback
+
+
+def rejection_category(reasons: Sequence[str], terms: Terms) -> str:
+    """The category a rejection for these reasons carries on panels that require one: the
+    first reason that has one, else OTHER."""
+    if terms.rejection_categories is None:
+        return ""
+    for reason in reasons:
+        if reason in terms.rejection_categories:
+            return terms.rejection_categories[reason]
+    return "OTHER"
 
 
 def _bonus(m: Match, settings: Settings) -> tuple[Decimal | None, list[str], list[str]]:
     """The bonus a response asks for, rounded to cents; with reasons and notes."""
     column = settings.bonus.column
-    if column is None or m.response is None:
+    r = m.response or m.candidate  # a near miss shows its candidate's bonus (SPEC 4.2)
+    if column is None or r is None:
         return None, [], []
-    text = m.response.fields.get(column, "").strip()
+    text = r.fields.get(column, "").strip()
     if not text:
         return None, [], []
     try:
@@ -99,59 +189,95 @@ def _bonus(m: Match, settings: Settings) -> tuple[Decimal | None, list[str], lis
     return to_cents(amount), [], []
 
 
-def build_plan(result: MatchResult, settings: Settings, hits: dict[str, Hit], now: datetime) -> Plan:
-    decisions: list[AssignmentDecision] = []
+def _by_state(m: Match, decision: Decision, reasons: list[str], notes: list[str], feedback: str,
+              terms: Terms) -> tuple[Decision, str]:
+    """The decision once the submission's state on the panel is taken into account."""
+    s = m.submission
+    if s.state is State.PENDING:
+        return decision, feedback
+    if s.state in _DECIDED:
+        reasons.append("not_submitted")
+        had = _DECIDED[s.state]
+        notes.append(f"already {s.status} on {terms.panel}; not sent again"
+                     + (f" (the rules say {decision.value})" if decision is not had else ""))
+        return had, ""
+    if s.state in ENDED:
+        reasons.append(ENDED[s.state])
+        if m.response is not None and m.response.finished:
+            reasons.append("returned_with_response")
+            notes.append(f"{s.status} on {terms.panel} with a finished survey response: a bonus can pay for it")
+            return Decision.REVIEW, ""
+        notes.append(f"{s.status} on {terms.panel}; nothing is sent")
+        return Decision.REJECT, ""
+    reasons.append("in_progress" if s.state is State.IN_PROGRESS else "unknown_status")
+    notes.append(f"{s.status} on {terms.panel}; nothing is sent")
+    return Decision.REVIEW, ""
+
+
+def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, terms: Terms, now: datetime,
+               *, environment: str) -> Plan:
+    decisions: list[SubmissionDecision] = []
     cap = settings.bonus.max_per_worker
-    paid_to_worker: dict[str, Decimal] = defaultdict(Decimal)
+    paid_to: dict[str, Decimal] = defaultdict(Decimal)
+    pace = speed(result, settings)
+    shared: dict[str, int] = defaultdict(int)  # response id -> submissions matched to it
     for m in result.matches:
-        a = m.assignment
+        if m.response is not None:
+            shared[m.response.response_id] += 1
+    for m in result.matches:
+        s = m.submission
         bonus, b_reasons, b_notes = _bonus(m, settings)
-        decision, reasons, notes, feedback = decide(m, settings, b_reasons)
+        decision, reasons, notes, feedback = decide(m, settings, terms, pace, b_reasons)
         notes += b_notes
-        if a.status != "Submitted":
-            reasons.append("not_submitted")
-            notes.append(f"already {a.status} on MTurk; not sent again")
-        payable = decision is not Decision.REJECT and a.status != "Rejected"
-        if bonus is not None and not payable:
+        decision, feedback = _by_state(m, decision, reasons, notes, feedback, terms)
+        if bonus is not None and m.response is not None and shared[m.response.response_id] > 1:
+            # Approving each of them would pay the one response's bonus once per row (SPEC 4.2).
+            notes.append(f"response asked for a bonus of {bonus}; not carried on a shared code")
+            bonus = None
+        if bonus is not None and decision is Decision.REJECT:
             notes.append(f"bonus {bonus} not paid: work not approved")
             bonus = None
         if bonus is not None and cap is not None:
-            room = max(Decimal("0.00"), cap - paid_to_worker[a.worker_id])
+            room = max(Decimal("0.00"), cap - paid_to[s.participant_id])
             if bonus > room:
                 reasons.append("bonus_capped")
                 notes.append(f"bonus {bonus} capped at {room} (max_per_worker {cap})")
                 bonus = room if room > 0 else None
         if bonus is not None and decision is Decision.APPROVE:
-            paid_to_worker[a.worker_id] += bonus
-        hit = hits.get(a.hit_id)
-        # The HIT's own reward (batch file or API) is what MTurk pays; the config's is the
+            paid_to[s.participant_id] += bonus
+        task = table.tasks.get(s.task_id)
+        # The task's own reward (file or API) is what the panel pays; the config's is the
         # fallback when the source does not say.
-        reward = hit.reward if hit is not None and hit.reward is not None else settings.wave.reward
-        decisions.append(
-            AssignmentDecision(
-                assignment_id=a.assignment_id,
-                worker_id=a.worker_id,
-                hit_id=a.hit_id,
-                status=a.status,
-                submitted_code=m.submitted_code,
-                response_id=(m.response or m.candidate).response_id if (m.response or m.candidate) else "",
-                match=m.kind,
-                decision=decision,
-                bonus=bonus,
-                reasons=list(dict.fromkeys(reasons)),
-                feedback=feedback,
-                notes=notes,
-                reward=reward,
-                auto_approval_time=a.auto_approval_time,
-                duration_seconds=m.response.duration_seconds if m.response else None,
-            )
-        )
-    quals = qualifications_for(decisions, settings)
+        reward = task.reward if task is not None and task.reward is not None else settings.wave.reward
+        response = m.response or m.candidate
+        decisions.append(SubmissionDecision(
+            submission_id=s.submission_id,
+            participant_id=s.participant_id,
+            task_id=s.task_id,
+            state=s.state,
+            status=s.status,
+            entered_code=s.entered_code,
+            response_id=response.response_id if response else "",
+            match=m.kind,
+            decision=decision,
+            bonus=bonus,
+            reasons=list(dict.fromkeys(reasons)),
+            feedback=feedback,
+            notes=notes,
+            reward=reward,
+            auto_approval_time=s.auto_approval_time,
+            duration_seconds=m.response.duration_seconds if m.response else None,
+            rejection_category=rejection_category(reasons, terms) if decision is Decision.REJECT
+            and s.state is State.PENDING else "",
+        ))
+    top_up(decisions, settings, pace)
+    code_column = settings.qualtrics.code_column or ""
+    participant_column = settings.qualtrics.participant
     unmatched = [
         UnmatchedResponse(
             response_id=r.response_id,
-            code=r.fields.get(settings.qualtrics.code_column, ""),
-            worker_id=r.fields.get(settings.qualtrics.worker_id_column, "") if settings.qualtrics.worker_id_column else "",
+            code=r.fields.get(code_column, "") if code_column else "",
+            participant_id=r.fields.get(participant_column, "") if participant_column else "",
             finished=r.finished,
             duration_seconds=r.duration_seconds,
             reasons=why,
@@ -160,60 +286,71 @@ def build_plan(result: MatchResult, settings: Settings, hits: dict[str, Hit], no
     ]
     plan = Plan(
         wave=settings.wave.name,
-        environment=settings.mturk.environment,
+        environment=environment,
         now=now,
+        terms=terms,
         decisions=decisions,
         unmatched_responses=unmatched,
-        qualifications=quals,
-        hits=hits,
+        qualifications=qualifications_for(decisions, settings),
+        tasks=table.tasks,
         bonus_reason=settings.bonus.reason,
         survey_responses=len({m.response.response_id for m in result.matches if m.response}) + len(unmatched),
+        figures=[(f"Too fast below (seconds), {rule}", round(cut, 1)) for rule, cut in pace.cutoffs.items()],
     )
+    if pace.median_seconds is not None:
+        plan.figures.append(("Median survey seconds (finished, matched)", round(pace.median_seconds, 1)))
     plan.warnings = plan_warnings(plan, settings, now)
     return plan
 
 
-def qualifications_for(decisions: list[AssignmentDecision], settings: Settings) -> list[QualificationAction]:
-    out: list[QualificationAction] = []
+def top_up(decisions: list[SubmissionDecision], settings: Settings, pace: Speed) -> None:
+    """`[fair_pay] hourly`: a top-up bonus for every approved submission whose reward falls
+    below that rate at the wave's median duration (`pay_top_up`, whole cents, half-up).
+    Added to the submission's bonus: one bonus per submission per wave."""
+    hourly = settings.fair_pay.hourly
+    if hourly is None or pace.median_seconds is None:
+        return
+    owed_per_submission = hourly * Decimal(str(pace.median_seconds)) / 3600
+    for d in decisions:
+        if d.decision is not Decision.APPROVE or d.reward is None or d.state is State.REJECTED:
+            continue
+        gap = to_cents(owed_per_submission - d.reward)
+        if gap > 0:
+            d.bonus = (d.bonus or Decimal("0.00")) + gap
+            d.reasons.append("pay_top_up")
+            d.notes.append(f"top-up {gap} to {hourly}/hour at the median {pace.median_seconds / 60:.1f} minutes")
+
+
+def qualifications_for(decisions: list[SubmissionDecision], settings: Settings) -> list[GroupAction]:
+    out: list[GroupAction] = []
     q = settings.qualifications
     if q.prev_worker:
-        for w in dict.fromkeys(d.worker_id for d in decisions):
-            out.append(QualificationAction(w, q.prev_worker, "grant", 1, "prev_worker"))
+        for w in dict.fromkeys(d.participant_id for d in decisions):
+            out.append(GroupAction(w, q.prev_worker, "grant", 1, "prev_worker"))
     if q.eligible_worker:
-        # A worker with several assignments qualifies only if every one is clean.
+        # A participant with several submissions qualifies only if every one is clean.
         flagged = {
-            d.worker_id
+            d.participant_id
             for d in decisions
-            if d.decision is not Decision.APPROVE or d.status == "Rejected" or set(d.reasons) - NOT_FLAGS
+            if d.decision is not Decision.APPROVE or d.state is State.REJECTED or set(d.reasons) - NOT_FLAGS
         }
-        for w in dict.fromkeys(d.worker_id for d in decisions):
+        for w in dict.fromkeys(d.participant_id for d in decisions):
             if w not in flagged:
-                out.append(QualificationAction(w, q.eligible_worker, "grant", 1, "eligible_worker"))
+                out.append(GroupAction(w, q.eligible_worker, "grant", 1, "eligible_worker"))
     return out
 
 
 def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
     warnings: list[str] = []
-    review = [d for d in plan.decisions if d.decision is Decision.REVIEW and d.status == "Submitted"]
+    panel = plan.terms.panel
+    pending = [d for d in plan.decisions if d.state is State.PENDING]
+    review = [d for d in pending if d.decision is Decision.REVIEW]
     if review:
-        times = sorted(d.auto_approval_time for d in review if d.auto_approval_time is not None)
-        if times:
-            first = times[0]
-            if first <= now:
-                warnings.append(
-                    f"{len(review)} assignment(s) need review; MTurk's auto-approval time has already passed for "
-                    f"{sum(t <= now for t in times)} of them (they are approved and paid as they stand)."
-                )
-            else:
-                left = first - now
-                soon = sum(t - now <= timedelta(hours=settings.rules.auto_approval_warning_hours) for t in times)
-                warnings.append(
-                    f"{len(review)} assignment(s) need review; MTurk auto-approves the first at "
-                    f"{first:%Y-%m-%d %H:%M} UTC (in {_span(left)})"
-                    + (f"; {soon} within {settings.rules.auto_approval_warning_hours} hours." if soon else ".")
-                )
-        else:
-            warnings.append(f"{len(review)} assignment(s) need review before MTurk auto-approves them.")
+        warnings.append(_auto_approval_warning(review, "need review", plan.terms, settings, now))
+    late = [d for d in pending if d.decision is Decision.REJECT and d.auto_approval_time is not None
+            and d.auto_approval_time <= now + timedelta(hours=settings.rules.auto_approval_warning_hours)]
+    if late:
+        warnings.append(_auto_approval_warning(late, "are planned for rejection", plan.terms, settings, now))
     capped = sum("bonus_capped" in d.reasons for d in plan.decisions)
     if capped:
         warnings.append(f"{capped} bonus(es) capped at max_per_worker {settings.bonus.max_per_worker}.")
@@ -222,17 +359,34 @@ def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
         warnings.append(f"{rounded} bonus(es) had more than two decimals and were rounded half-up to the cent.")
     invalid = sum("bonus_invalid" in d.reasons for d in plan.decisions)
     if invalid:
-        warnings.append(f"{invalid} bonus amount(s) were negative or unreadable; those assignments are in review.")
+        warnings.append(f"{invalid} bonus amount(s) were negative or unreadable; those submissions are in review.")
     configured = settings.wave.reward
-    differing = sorted(h.hit_id for h in plan.hits.values() if configured is not None and h.reward not in (None, configured))
+    differing = sorted(t.task_id for t in plan.tasks.values() if configured is not None
+                       and t.reward not in (None, configured))
     if differing:
         warnings.append(
-            f"[wave] reward {configured} differs from the reward MTurk has for HIT(s) {', '.join(differing[:3])}; "
-            "the HIT's reward is used."
+            f"[wave] reward {configured} differs from the reward {panel} has for {', '.join(differing[:3])}; "
+            f"{panel}'s reward is used."
         )
     if any(d.reward is None for d in plan.decisions):
-        warnings.append("The reward of some HITs is unknown: set [wave] reward so the cost can be shown.")
+        warnings.append("The reward of some submissions is unknown: set [wave] reward so the cost can be shown.")
     return warnings
+
+
+def _auto_approval_warning(rows: list[SubmissionDecision], what: str, terms: Terms, settings: Settings,
+                           now: datetime) -> str:
+    panel, words = terms.panel, f"{terms.submission_word}(s)"
+    times = sorted(d.auto_approval_time for d in rows if d.auto_approval_time is not None)
+    if not times:
+        return f"{len(rows)} {words} {what} before {panel} auto-approves them."
+    first = times[0]
+    if first <= now:
+        return (f"{len(rows)} {words} {what}; {panel}'s auto-approval time has already passed for "
+                f"{sum(t <= now for t in times)} of them (they are approved and paid as they stand).")
+    hours = settings.rules.auto_approval_warning_hours
+    soon = sum(t - now <= timedelta(hours=hours) for t in times)
+    return (f"{len(rows)} {words} {what}; {panel} auto-approves the first at {first:%Y-%m-%d %H:%M} UTC "
+            f"(in {_span(first - now)})" + (f"; {soon} within {hours} hours." if soon else "."))
 
 
 def _span(delta: timedelta) -> str:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bridge.config import load_config
-from bridge.models import Assignment, Hit, MTurkTable, QualtricsTable, Response
+from bridge.models import Response, State, Submission, SubmissionTable, SurveyTable, Task
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 HIT = "3HITAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -23,27 +23,33 @@ def resp(code: str, *, rid: str | None = None, status: str = "IP Address", finis
     return Response(rid, status, finished, duration, "100", "2026-11-20 10:00:00", f)
 
 
+_MTURK_STATES = {"Submitted": State.PENDING, "Approved": State.APPROVED, "Rejected": State.REJECTED}
+
+
 def asg(code: str, *, worker: str | None = None, aid: str | None = None, status: str = "Submitted",
-        auto_in: timedelta | None = timedelta(days=3), hit: str = HIT) -> Assignment:
+        auto_in: timedelta | None = timedelta(days=3), hit: str = HIT) -> Submission:
+    """An MTurk assignment whose worker pasted `code`."""
     n = next(_ids)
-    return Assignment(
-        assignment_id=aid or f"3ASG{n:026d}",
-        worker_id=worker or f"AWORKER{n:08d}",
-        hit_id=hit,
+    return Submission(
+        submission_id=aid or f"3ASG{n:026d}",
+        participant_id=worker or f"AWORKER{n:08d}",
+        task_id=hit,
+        state=_MTURK_STATES[status],
         status=status,
         auto_approval_time=NOW + auto_in if auto_in is not None else None,
+        entered_code=code,
         answers={"surveycode": code},
     )
 
 
-def mturk(*assignments: Assignment, reward: str = "1.50", max_assignments: int = 20) -> MTurkTable:
-    hits = {a.hit_id: Hit(a.hit_id, reward=Decimal(reward), max_assignments=max_assignments) for a in assignments}
-    return MTurkTable("batch.csv", hits, list(assignments), ["surveycode"])
+def mturk(*assignments: Submission, reward: str = "1.50", max_assignments: int = 20) -> SubmissionTable:
+    hits = {a.task_id: Task(a.task_id, reward=Decimal(reward), places=max_assignments) for a in assignments}
+    return SubmissionTable("batch.csv", hits, list(assignments), ["surveycode"], currency="USD")
 
 
-def survey(*responses: Response) -> QualtricsTable:
+def survey(*responses: Response) -> SurveyTable:
     cols = list(dict.fromkeys(k for r in responses for k in r.fields)) or ["ResponseId", "Random ID"]
-    return QualtricsTable("export.csv", cols, list(responses))
+    return SurveyTable("export.csv", cols, list(responses))
 
 
 def settings(tmp_path: Path, extra: str = "", **sections: str):

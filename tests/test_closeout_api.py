@@ -32,7 +32,7 @@ def api_config(tmp_path: Path, mturk_url: str, qualtrics_url: str, hit_ids: list
 
 def rows(plan):
     return {
-        d.assignment_id: (d.worker_id, d.submitted_code, d.response_id, d.match, d.decision, d.bonus, d.reasons)
+        d.submission_id: (d.participant_id, d.entered_code, d.response_id, d.match, d.decision, d.bonus, d.reasons)
         for d in plan.decisions
     }
 
@@ -40,7 +40,7 @@ def rows(plan):
 def test_api_close_out_matches_csv_close_out(tmp_path, monkeypatch):
     monkeypatch.setenv("QUALTRICS_API_KEY", "lab-token-123")
     csv_run = close_out(load_config(SAMPLE / "wave.toml"), NOW, workbook=tmp_path / "csv.xlsx")
-    hits = list(read_batch_results(SAMPLE / "batch_results.csv").hits)
+    hits = list(read_batch_results(SAMPLE / "batch_results.csv").tasks)
     qualtrics = QualtricsEmulator(token="lab-token-123")
     qualtrics.add_survey("SV_sample01", SAMPLE / "qualtrics_export.csv")
     with MTurkEmulator() as mturk, qualtrics:

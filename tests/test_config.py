@@ -36,7 +36,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 def test_minimal_config_and_defaults(tmp_path):
     s = load_config(write(tmp_path, BASE))
     assert s.wave.name == "wave-3" and s.wave.reward is None
-    assert s.qualtrics.code_column == "Random ID" and s.mturk.code_answer == "surveycode"
+    assert s.panel.match_options(s).key_column == "Random ID" and s.mturk.code_answer == "surveycode"
     assert s.mturk.environment == "sandbox" and s.rules.unmatched == "review"
     assert s.resolve(s.qualtrics.csv) == tmp_path / "exports" / "wave3.csv"
     assert s.workbook_path == tmp_path / "out" / "wave-3-reconciliation.xlsx"

@@ -8,7 +8,8 @@ from builders import asg, mturk, resp, survey
 from bridge.match import MatchOptions, match_wave
 from bridge.models import MatchKind
 
-OPTS = MatchOptions(code_column="Random ID", code_answer="surveycode", worker_id_column="workerId")
+OPTS = MatchOptions(key_column="Random ID", participant_column="workerId", key_label="Answer.surveycode",
+                    submissions_word="assignments")
 
 
 def one(submitted: str, *responses, opts=OPTS):
@@ -94,7 +95,7 @@ def test_unfinished_responses_do_not_match_unless_configured():
     m, result = one("6666666", r)
     assert m.kind is MatchKind.NONE and r.response_id in m.notes[0]
     assert result.unmatched == [(r, ["unfinished"])]
-    opts = MatchOptions("Random ID", "surveycode", "workerId", include_unfinished=True)
+    opts = MatchOptions("Random ID", participant_column="workerId", include_unfinished=True)
     m, _ = one("6666666", r, opts=opts)
     assert m.kind is MatchKind.EXACT
 

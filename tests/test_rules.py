@@ -9,17 +9,21 @@ import pytest
 from builders import NOW, asg, mturk, resp, settings, survey
 
 from bridge.cost import plan_cost
-from bridge.match import MatchOptions, match_wave
-from bridge.models import Decision, Hit
+from bridge.match import match_wave
+from bridge.models import Decision, Task
 from bridge.rules import build_plan
 
-OPTS = MatchOptions(code_column="Random ID", code_answer="surveycode", worker_id_column="workerId")
+
+def _plan(s, table, responses):
+    panel = s.panel
+    return build_plan(match_wave(table, survey(*responses), panel.match_options(s)), s, table,
+                      panel.terms(s, table), NOW, environment=panel.environment(s))
 
 
 def plan_for(tmp_path, assignments, responses, config=""):
     s = settings(tmp_path, config)
     table = mturk(*assignments)
-    return build_plan(match_wave(table, survey(*responses), OPTS), s, table.hits, NOW)
+    return _plan(s, table, responses)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +118,8 @@ def test_bonus_only_for_approved_work(tmp_path):
 
 @pytest.mark.parametrize(
     "status, decision, bonus, sends",
-    [("Approved", Decision.APPROVE, Decimal("1.00"), False), ("Rejected", Decision.APPROVE, None, False),
+    # Work already decided shows the decision it has on MTurk (SPEC §9).
+    [("Approved", Decision.APPROVE, Decimal("1.00"), False), ("Rejected", Decision.REJECT, None, False),
      ("Submitted", Decision.APPROVE, Decimal("1.00"), True)],
 )
 def test_not_submitted(tmp_path, status, decision, bonus, sends):
@@ -130,7 +135,7 @@ def test_qualifications(tmp_path):
     rejected = asg("nope", worker="AREJECTED")
     approved_before = asg("2000000", worker="AEARLIER", status="Approved")
     p = plan_for(tmp_path, [clean, rejected, approved_before], [resp("1000000"), resp("2000000")], cfg)
-    grants = {(q.worker_id, q.qualification_type_id) for q in p.qualifications}
+    grants = {(q.participant_id, q.group_id) for q in p.qualifications}
     assert grants == {("ACLEAN", "3PREV"), ("AREJECTED", "3PREV"), ("AEARLIER", "3PREV"),
                       ("ACLEAN", "3ELIG"), ("AEARLIER", "3ELIG")}
 
@@ -175,7 +180,7 @@ def test_reward_comes_from_the_hit_and_config_is_the_fallback(tmp_path, configur
     s.wave.reward = Decimal(configured) if configured else None
     table = mturk(asg("1000000"))
     if hit_reward is None:
-        table.hits = {hit_id: Hit(hit_id) for hit_id in table.hits}
-    p = build_plan(match_wave(table, survey(resp("1000000")), OPTS), s, table.hits, NOW)
+        table.tasks = {hit_id: Task(hit_id) for hit_id in table.tasks}
+    p = _plan(s, table, [resp("1000000")])
     assert p.decisions[0].reward == Decimal(expected)
     assert any("differs from the reward MTurk has" in w for w in p.warnings) is warned

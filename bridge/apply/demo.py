@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bridge.apply.client import connect
+from bridge.panels.mturk.adapter import connect
 from bridge.apply.executor import Progress
 from bridge.apply.run import ApplyResult, Preflight, apply_plan
 from bridge.closeout import CloseOut, close_out

@@ -1,13 +1,14 @@
 """Read the `Decisions` sheet as a person edited it and rebuild the plan from it.
 
-Editable: `Decision` (approve / reject / review), `Bonus` (changed or cleared) and
-`Feedback` (for rejections; empty means the config's reject_feedback). Everything is
+Editable: `Decision` (approve / reject / review), `Bonus` (changed or cleared),
+`Feedback` (for rejections; empty means the config's reject_feedback) and, on panels that
+require one, `RejectionCategory` (empty: the one the reasons give). Everything is
 validated first and every problem is reported with its row number before anything is
 sent. Rows missing from the sheet are not applied (they become `review`).
 
-Not editable here: the decision of work MTurk no longer holds as Submitted (an approval or
-rejection cannot be sent again; a decision that agrees with MTurk's status is accepted),
-and a bonus the ledger already has paid.
+Not editable here: the decision of work the panel no longer holds as awaiting review (an
+approval or rejection cannot be sent again; a decision that agrees with the panel's is
+accepted), and a bonus the ledger already has paid.
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from bridge.apply.ledger import DONE, Entry, Ledger
-from bridge.config import Settings, check_feedback
+from bridge.config import Settings
 from bridge.errors import InputError
-from bridge.models import AssignmentDecision, Decision, Plan
+from bridge.models import Decision, Plan, State, SubmissionDecision
 from bridge.money import AmountError, fmt, has_sub_cent, parse_amount, to_cents
 from bridge.report import restore
-from bridge.rules import qualifications_for, plan_warnings
+from bridge.rules import plan_warnings, qualifications_for, rejection_category
 
-REQUIRED = ("AssignmentId", "Decision", "Bonus", "Feedback")
 MISSING_NOTE = "not in the edited Decisions sheet: not applied"
 
 
@@ -64,11 +64,11 @@ def _bonus(value: object) -> Decimal | None:
     if amount < 0:
         raise ValueError(f"Bonus {_text(value)} is negative")
     if has_sub_cent(amount):
-        raise ValueError(f"Bonus {_text(value)} has more than two decimals; MTurk pays whole cents")
+        raise ValueError(f"Bonus {_text(value)} has more than two decimals; payments are in whole cents")
     return to_cents(amount) if amount > 0 else None
 
 
-def read_sheet(path: Path) -> list[tuple[int, dict[str, object]]]:
+def read_sheet(path: Path, id_column: str) -> list[tuple[int, dict[str, object]]]:
     """(row number, {column: value}) for every non-empty row of the Decisions sheet."""
     path = Path(path)
     if not path.exists():
@@ -82,7 +82,7 @@ def read_sheet(path: Path) -> list[tuple[int, dict[str, object]]]:
             raise InputError(f"{path}: has no 'Decisions' sheet; sheets: {', '.join(wb.sheetnames)}.")
         rows = wb["Decisions"].iter_rows(values_only=True)
         header = [_text(c) for c in next(rows, ())]
-        missing = [c for c in REQUIRED if c not in header]
+        missing = [c for c in (id_column, "Decision", "Bonus", "Feedback") if c not in header]
         if missing:
             raise InputError(f"{path}: the Decisions sheet has no column(s) {', '.join(missing)} in its first row.")
         out = []
@@ -94,36 +94,39 @@ def read_sheet(path: Path) -> list[tuple[int, dict[str, object]]]:
         wb.close()
 
 
-_STATUS_OF = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected"}
+_STATE_OF = {Decision.APPROVE: State.APPROVED, Decision.REJECT: State.REJECTED}
 
 
 def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings: Settings, path: Path,
                 paid: dict[str, Entry] | None = None) -> EditedPlan:
     """The plan with the sheet's decisions; InputError listing every invalid row.
-    `paid`: the bonuses the ledger has `done`, by assignment (they cannot be changed)."""
+    `paid`: the bonuses the ledger has `done`, by submission (they cannot be changed)."""
     paid = paid or {}
-    by_id = {d.assignment_id: d for d in plan.decisions}
+    terms = plan.terms
+    id_col, who_col, word = terms.columns.submission, terms.columns.participant, terms.submission_word
+    by_id = {d.submission_id: d for d in plan.decisions}
     problems: list[str] = []
     seen: dict[str, int] = {}
-    edited: dict[str, AssignmentDecision] = {}
+    edited: dict[str, SubmissionDecision] = {}
     changes: list[str] = []
     for number, cells in rows:
-        aid = _text(cells.get("AssignmentId"))
+        aid = restore(_text(cells.get(id_col)))
         where = f"row {number}"
         if not aid:
-            problems.append(f"{where}: no AssignmentId")
+            problems.append(f"{where}: no {id_col}")
             continue
         if aid in seen:
-            problems.append(f"{where}: AssignmentId {aid} is also on row {seen[aid]}")
+            problems.append(f"{where}: {id_col} {aid} is also on row {seen[aid]}")
             continue
         seen[aid] = number
         d = by_id.get(aid)
         if d is None:
-            problems.append(f"{where}: AssignmentId {aid} is not an assignment of wave {plan.wave}")
+            problems.append(f"{where}: {id_col} {aid} is not a{'n' if word[0] in 'aeiou' else ''} {word} of wave "
+                            f"{plan.wave}")
             continue
-        worker = _text(cells.get("WorkerId"))
-        if worker and worker != d.worker_id:
-            problems.append(f"{where}: WorkerId {worker} does not match the wave's {d.worker_id} for {aid}")
+        worker = restore(_text(cells.get(who_col)))
+        if worker and worker != d.participant_id:
+            problems.append(f"{where}: {who_col} {worker} does not match the wave's {d.participant_id} for {aid}")
         raw = _text(cells.get("Decision")).lower()
         valid = True  # collect every problem of the row before giving up on it
         try:
@@ -138,24 +141,28 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
             valid = False
         if not valid:
             continue
-        if decision is not d.decision and d.status != "Submitted" and _STATUS_OF.get(decision) != d.status:
-            problems.append(f"{where}: assignment {aid} is already {d.status} on MTurk; its decision cannot be "
+        if decision is not d.decision and d.state is not State.PENDING and _STATE_OF.get(decision) is not d.state:
+            problems.append(f"{where}: {word} {aid} is already {d.status} on {terms.panel}; its decision cannot be "
                             f"changed here (to {decision.value})")
         done = paid.get(aid)
         want = bonus if decision is Decision.APPROVE else None
         if done is not None and done.amount and Decimal(done.amount) != want:
             problems.append(f"{where}: bonus already paid {done.amount} on {done.updated_at[:10]}; it cannot be "
                             f"changed to {fmt(want) or 'none'} here")
-        if bonus is not None and (decision is Decision.REJECT or d.status == "Rejected"):
+        if bonus is not None and (decision is Decision.REJECT or d.state is State.REJECTED):
             problems.append(f"{where}: a bonus goes only to approved work ({aid} is "
-                            f"{'rejected' if decision is Decision.REJECT else 'Rejected on MTurk'})")
-        feedback = ""
+                            f"{'rejected' if decision is Decision.REJECT else f'{d.status} on {terms.panel}'})")
+        feedback = category = ""
         if decision is Decision.REJECT:
             feedback = restore(_text(cells.get("Feedback"))) or settings.rules.reject_feedback
-            try:
-                check_feedback(feedback)
-            except ValueError as exc:
-                problems.append(f"{where}: Feedback {exc}")
+            problem = settings.panel.feedback_problem(feedback)
+            if problem:
+                problems.append(f"{where}: Feedback {problem}")
+            if terms.rejection_categories is not None:
+                category = _text(cells.get("RejectionCategory")).upper() or rejection_category(d.reasons, terms)
+                if category not in terms.category_values:
+                    problems.append(f"{where}: RejectionCategory {category!r} is not one of "
+                                    f"{', '.join(terms.category_values)}")
         change = []
         if decision is not d.decision:
             change.append(f"{d.decision.value} -> {decision.value}")
@@ -163,9 +170,11 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
             change.append(f"bonus {fmt(d.bonus) or 'none'} -> {fmt(bonus) or 'none'}")
         if decision is Decision.REJECT and feedback != d.feedback:
             change.append("feedback edited")
+        if decision is Decision.REJECT and category != d.rejection_category:
+            change.append(f"category {d.rejection_category or 'none'} -> {category}")
         if change:
             changes.append(f"row {number} {aid}: " + "; ".join(change))
-            d = dataclasses.replace(d, decision=decision, bonus=bonus, feedback=feedback,
+            d = dataclasses.replace(d, decision=decision, bonus=bonus, feedback=feedback, rejection_category=category,
                                     notes=[*d.notes, "edited in the workbook: " + "; ".join(change)])
         edited[aid] = d
     problems += _over_cap(edited, seen, settings)
@@ -175,8 +184,8 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
 
     decisions = []
     for d in plan.decisions:
-        if d.assignment_id in edited:
-            decisions.append(edited[d.assignment_id])
+        if d.submission_id in edited:
+            decisions.append(edited[d.submission_id])
         else:
             decisions.append(dataclasses.replace(d, decision=Decision.REVIEW, feedback="", notes=[*d.notes, MISSING_NOTE]))
     new = dataclasses.replace(plan, decisions=decisions, qualifications=qualifications_for(decisions, settings))
@@ -184,7 +193,7 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
     return EditedPlan(new, changes, len(plan.decisions) - len(edited))
 
 
-def _over_cap(edited: dict[str, AssignmentDecision], rows: dict[str, int], settings: Settings) -> list[str]:
+def _over_cap(edited: dict[str, SubmissionDecision], rows: dict[str, int], settings: Settings) -> list[str]:
     cap = settings.bonus.max_per_worker
     if cap is None:
         return []
@@ -192,26 +201,28 @@ def _over_cap(edited: dict[str, AssignmentDecision], rows: dict[str, int], setti
     last: dict[str, int] = {}
     for aid, d in edited.items():
         if d.decision is Decision.APPROVE and d.bonus:
-            totals[d.worker_id] += d.bonus
-            last[d.worker_id] = rows[aid]
-    return [f"row {last[w]}: bonuses to worker {w} total {fmt(t)}, above [bonus] max_per_worker {fmt(cap)}"
+            totals[d.participant_id] += d.bonus
+            last[d.participant_id] = rows[aid]
+    return [f"row {last[w]}: bonuses to participant {w} total {fmt(t)}, above [bonus] max_per_worker {fmt(cap)}"
             for w, t in totals.items() if t > cap]
 
 
 def load_edited_plan(settings: Settings, workbook: Path, now: datetime) -> EditedPlan:
-    """Plan the wave again (same config: its assignments and statuses) and lay the
+    """Plan the wave again (same config: its submissions and statuses) and lay the
     person's edits over it. No workbook is written, so the edited file stays as it is."""
     from bridge.closeout import plan_wave
 
-    rows = read_sheet(workbook)  # read first: a broken file fails before any work
+    # Read first: a broken file fails before any work.
+    rows = read_sheet(workbook, settings.panel.columns.submission)
     plan = plan_wave(settings, now).plan
     return apply_edits(plan, rows, settings, Path(workbook), paid=_paid_bonuses(settings, plan))
 
 
 def _paid_bonuses(settings: Settings, plan: Plan) -> dict[str, Entry]:
-    """The bonuses the wave's ledger has `done`, by assignment (none when there is no ledger yet)."""
+    """The bonuses the wave's ledger has `done`, by submission (none when there is no ledger yet)."""
     path = settings.ledger_path
     if not Path(path).exists():
         return {}
-    with Ledger(path, plan.environment, plan.wave) as ledger:
-        return {e.assignment_id: e for e in ledger.entries().values() if e.kind == "bonus" and e.status == DONE}
+    environment = settings.panel.canonical_environment(plan.environment)
+    with Ledger(path, environment, plan.wave) as ledger:
+        return {e.submission_id: e for e in ledger.entries().values() if e.kind == "bonus" and e.status == DONE}

@@ -1,61 +1,69 @@
-"""Send a plan's actions exactly once: ledger first, then MTurk, then ledger again.
+"""Send a plan's actions exactly once: ledger first, then the panel, then the ledger again.
 
-Stages run in SPEC order (approvals and rejections, bonuses, qualification grants), each
-through a bounded thread pool. Nothing is sent twice:
+Stages run in SPEC order (approvals and rejections, bonuses, group grants). Each stage is
+cut into the batches the marketplace takes per call (`Marketplace.batch`) and run through
+a bounded thread pool (`Marketplace.workers`). Nothing is sent twice:
 
 - an action `done` or `skipped` in the ledger is not sent again;
-- an approval/rejection left `pending` by a crash is checked with GetAssignment first, and
-  one MTurk refuses because the work is no longer Submitted is confirmed the same way;
-- bonuses are checked against ListBonusPayments (one paginated listing per HIT) right
-  before sending, since UniqueRequestTokens are forgotten after 24 hours; each still
-  carries a deterministic token so a retry within a day is refused by MTurk itself;
-- a bonus MTurk already lists for the assignment with another amount than the plan's
-  (e.g. a top-up paid by hand) is not sent: it is `failed`, for a person to settle, with
-  the amount MTurk paid;
-- qualification grants are idempotent and are simply sent again; Eligible_Worker only
-  goes to a worker whose approvals in this wave are all done.
-
-Throttling and 5xx faults are retried inside botocore (adaptive mode); what still fails is
-recorded `failed` with its error, and the next run retries it.
+- an approval/rejection left `pending` by a crash is settled from the submission's state
+  first, and one the panel refuses because the work is no longer awaiting review is
+  settled the same way;
+- before a bonus is paid, what the panel already shows paid is read (MTurk: one paginated
+  ListBonusPayments per HIT); a bonus already paid with the plan's amount is `done`, one
+  paid with another amount (a top-up paid by hand) is left for a person (`failed`);
+- a bonus is recorded `pending` with the id that pays it *before* the pay call. A pay whose
+  answer was lost (a crash, a timeout, a 5xx) is settled by reading what the panel shows
+  paid. On a panel where paying again pays again (Prolific: `pay_repeats`), a bonus the
+  panel does not show yet stays `pending` for a person and is never paid again by this
+  tool; elsewhere (MTurk, whose request token refuses a repeat) it is `failed` and the
+  next run sends it again;
+- group grants are idempotent and are simply sent again; Eligible_Worker only goes to a
+  participant whose approvals in this wave are all done.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bridge.apply.actions import LABELS, STAGES, Action, Kind, bonus_token
-from bridge.apply.client import DEFAULT_WORKERS, BonusPayment, Marketplace, MarketplaceError
-from bridge.apply.ledger import DONE, FAILED, FINAL, PENDING, SKIPPED, Ledger
+from bridge.apply.actions import LABELS, STAGES, Action, Kind, bonus_key
+from bridge.apply.ledger import DONE, FAILED, FINAL, PENDING, SKIPPED, Entry, Ledger
+from bridge.apply.market import Marketplace, MarketplaceError, Outcome, Reply
+from bridge.models import State
 from bridge.money import fmt
 
 # (completed, total, what is being sent); called on the caller's thread.
 Progress = Callable[[int, int, str], None]
-_TARGET_STATUS = {Kind.APPROVE: "Approved", Kind.REJECT: "Rejected"}
+_TARGET = {Kind.APPROVE: State.APPROVED, Kind.REJECT: State.REJECTED}
 _DONE_WORD = {Kind.APPROVE: "approved", Kind.REJECT: "rejected"}
+Result = tuple[str, str]  # (ledger status, detail)
 
 
 @dataclass(slots=True)
-class Outcome:
+class Outcomes:
     """What this run did (the ledger holds the whole history)."""
 
     attempted: int = 0
-    results: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (status, detail)
+    results: dict[str, Result] = field(default_factory=dict)  # key -> (status, detail)
 
     def count(self, status: str) -> int:
         return sum(s == status for s, _ in self.results.values())
 
 
+def chunks(items: Sequence[Action], size: int) -> list[list[Action]]:
+    size = max(1, size)
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
 class Executor:
-    def __init__(self, market: Marketplace, ledger: Ledger, *, workers: int = DEFAULT_WORKERS,
-                 progress: Progress | None = None):
+    def __init__(self, market: Marketplace, ledger: Ledger, *, progress: Progress | None = None):
         self.market = market
         self.ledger = ledger
-        self.workers = max(1, workers)
         self.progress = progress
 
     def todo(self, actions: Iterable[Action]) -> list[Action]:
@@ -63,201 +71,306 @@ class Executor:
         entries = self.ledger.entries()
         return [a for a in actions if (e := entries.get(self.ledger.key(a))) is None or e.status not in FINAL]
 
-    def run(self, actions: list[Action]) -> Outcome:
+    def run(self, actions: list[Action]) -> Outcomes:
         entries = self.ledger.entries()
-        was_pending = {k for k, e in entries.items() if e.status == PENDING}
+        was_pending = {k: e for k, e in entries.items() if e.status == PENDING}
         todo = self.todo(actions)
-        outcome = Outcome(attempted=len(todo))
+        outcome = Outcomes(attempted=len(todo))
         completed = 0
 
-        def finished(action: Action, result: tuple[str, str]) -> None:
+        def finished(results: dict[Action, Result]) -> None:
             nonlocal completed
-            outcome.results[self.ledger.key(action)] = result
-            completed += 1
-            if self.progress:
-                self.progress(completed, len(todo), LABELS[action.kind])
+            for action, result in results.items():
+                outcome.results[self.ledger.key(action)] = result
+                completed += 1
+                if self.progress:
+                    self.progress(completed, len(todo), LABELS[action.kind])
 
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="apply") as pool:
+        workers = max([1, *self.market.workers.values()])
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
             for stage in STAGES:
                 batch = [a for a in todo if a.kind in stage]
                 if not batch:
                     continue
                 if stage == (Kind.BONUS,):
-                    batch = self._bonuses_to_send(batch, actions, pool, finished)
+                    jobs = self._bonus_jobs(batch, actions, was_pending, finished)
                 elif stage == (Kind.GRANT,):
-                    batch = self._grants_to_send(batch, actions, finished)
-                futures: dict[Future, Action] = {
-                    pool.submit(self._one, a, self.ledger.key(a) in was_pending): a for a in batch
-                }
-                try:
-                    for future in as_completed(futures):
-                        finished(futures[future], future.result())
-                except BaseException:  # Ctrl-C: stop queueing; what was sent stays pending/recorded
-                    for f in futures:
-                        f.cancel()
-                    raise
+                    jobs = self._grant_jobs(self._grants_to_send(batch, actions, finished))
+                else:
+                    jobs = self._status_jobs(batch, was_pending, finished)
+                self._run_jobs(pool, jobs, finished)
         return outcome
 
-    # --- one action ---------------------------------------------------------------------
-
-    def _one(self, action: Action, was_pending: bool) -> tuple[str, str]:
+    def _run_jobs(self, pool: ThreadPoolExecutor, jobs: list[tuple[Kind, Callable[[], dict[Action, Result]]]],
+                  finished: Callable[[dict[Action, Result]], None]) -> None:
+        """Run each kind's jobs with at most `workers[kind]` in flight."""
+        by_kind: dict[Kind, list[Callable[[], dict[Action, Result]]]] = defaultdict(list)
+        for kind, job in jobs:
+            by_kind[kind].append(job)
+        queue = {k: list(v) for k, v in by_kind.items()}
+        running: dict[Future, Kind] = {}
         try:
-            if action.kind in _TARGET_STATUS:
-                return self._status_change(action, was_pending)
-            if action.kind is Kind.BONUS:
-                return self._bonus(action)
-            return self._grant(action)
-        except MarketplaceError as exc:  # a confirming call failed: retry on the next run
-            return self._record(action, FAILED, detail=str(exc))
-        except Exception as exc:  # a bug must not leave the action unaccounted for
-            return self._record(action, FAILED, detail=f"{type(exc).__name__}: {exc}")
+            while queue or running:
+                for kind in list(queue):
+                    limit = max(1, self.market.workers.get(kind, 1))
+                    while queue[kind] and sum(k is kind for k in running.values()) < limit:
+                        running[pool.submit(queue[kind].pop(0))] = kind
+                    if not queue[kind]:
+                        del queue[kind]
+                done = next(as_completed(running))
+                del running[done]
+                finished(done.result())
+        except BaseException:  # Ctrl-C: stop queueing; what was sent stays pending/recorded
+            for f in running:
+                f.cancel()
+            raise
 
-    def _record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> tuple[str, str]:
+    def _record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> Result:
         self.ledger.record(action, status, request_id=request_id, detail=detail)
         return status, detail
 
-    def _settle_by_status(self, action: Action, why: str) -> tuple[str, str] | None:
-        """Decide from the assignment's status on MTurk; None when it is still Submitted."""
-        status = self.market.assignment_status(action.assignment_id)
-        if status == _TARGET_STATUS[action.kind]:
-            return self._record(action, DONE, detail=f"already {status} on MTurk ({why}; checked with GetAssignment)")
-        if status != "Submitted":
-            return self._record(action, SKIPPED, detail=f"{status} on MTurk; not {_DONE_WORD[action.kind]}")
+    def _guarded(self, batch: list[Action], job: Callable[[], dict[Action, Result]]) -> dict[Action, Result]:
+        """Run one job; an error it did not place on an item fails the whole batch (retried
+        next run), so no action is ever left unaccounted for."""
+        try:
+            return job()
+        except MarketplaceError as exc:
+            return {a: self._record(a, FAILED, detail=str(exc)) for a in batch}
+        except Exception as exc:  # a bug must not leave the actions unaccounted for
+            return {a: self._record(a, FAILED, detail=f"{type(exc).__name__}: {exc}") for a in batch}
+
+    # --- approvals and rejections ---------------------------------------------------------
+
+    def _status_jobs(self, batch: list[Action], was_pending: dict[str, Entry],
+                     finished: Callable[[dict[Action, Result]], None]):
+        interrupted = [a for a in batch if self.ledger.key(a) in was_pending]
+        if interrupted:  # sent before a crash? never resend blindly: settle from the state first
+            settled = self._guarded(interrupted, lambda: self._settle_by_state(interrupted, "interrupted run"))
+            finished({a: r for a, r in settled.items() if r is not None})
+            resend = {a for a, r in settled.items() if r is None}
+            batch = [a for a in batch if a not in interrupted or a in resend]
+        approvals = [a for a in batch if a.kind is Kind.APPROVE]
+        rejections = [a for a in batch if a.kind is Kind.REJECT]
+        jobs = [(Kind.APPROVE, self._job(chunk, self._approve))
+                for chunk in chunks(approvals, self.market.batch.get(Kind.APPROVE, 1))]
+        jobs += [(Kind.REJECT, self._job([a], self._reject)) for a in rejections]
+        return jobs
+
+    def _job(self, batch: list[Action], send: Callable[[list[Action]], dict[Action, Result]]):
+        return lambda: self._guarded(batch, lambda: send(batch))
+
+    def _settle_by_state(self, actions: list[Action], why: str) -> dict[Action, Result | None]:
+        """Decide from each submission's state on the panel; None where it still awaits review."""
+        states = self.market.states(actions)
+        out: dict[Action, Result | None] = {}
+        for a in actions:
+            state = states.get(a.submission_id)
+            out[a] = self._by_state(a, state, why) if state is not None else None
+        return out
+
+    def _by_state(self, action: Action, state: State, why: str) -> Result | None:
+        panel, words = self.market.panel, self.market.words
+        if state is _TARGET[action.kind]:
+            return self._record(action, DONE, detail=f"already {words.of(state)} on {panel} ({why}; "
+                                                     f"{words.state_check})")
+        if state is not State.PENDING:
+            return self._record(action, SKIPPED, detail=f"{words.of(state)} on {panel}; not {_DONE_WORD[action.kind]}")
         return None
 
-    def _status_change(self, action: Action, was_pending: bool) -> tuple[str, str]:
-        if was_pending:  # sent before a crash? never resend blindly
-            settled = self._settle_by_status(action, "interrupted run")
-            if settled:
-                return settled
-        self.ledger.pending(action)
-        try:
-            if action.kind is Kind.APPROVE:
-                request_id = self.market.approve(action.assignment_id)
+    def _status_replies(self, replies: dict[str, Reply], batch: list[Action]) -> dict[Action, Result]:
+        out: dict[Action, Result] = {}
+        unsure: list[Action] = []
+        for a in batch:
+            reply = replies.get(a.submission_id) or Reply.failed(f"{self.market.panel} did not answer for it")
+            if reply.outcome is Outcome.ACCEPTED:
+                out[a] = self._record(a, DONE, request_id=reply.request_id, detail=reply.detail)
+            elif reply.outcome is Outcome.REFUSED:
+                settled = self._by_state(a, reply.state, f"{self.market.panel} refused a second change") \
+                    if reply.state is not None else None
+                if settled is None:
+                    unsure.append(a)
+                    out[a] = (FAILED, reply.detail)
+                else:
+                    out[a] = settled
             else:
-                request_id = self.market.reject(action.assignment_id, action.text)
-        except MarketplaceError as exc:
-            if exc.status_conflict:
-                settled = self._settle_by_status(action, "MTurk refused a second change")
-                if settled:
-                    return settled
-            return self._record(action, FAILED, detail=str(exc))
-        return self._record(action, DONE, request_id=request_id)
+                out[a] = self._record(a, FAILED, detail=reply.detail)
+        if unsure:  # refused without saying the state: read it
+            for a, settled in self._settle_by_state(unsure, f"{self.market.panel} refused a second change").items():
+                out[a] = settled or self._record(a, FAILED, detail=out[a][1])
+        return out
 
-    def _bonus(self, action: Action) -> tuple[str, str]:
-        assert action.amount is not None
-        token = bonus_token(self.market.environment, self.ledger.wave, action.assignment_id)
-        self.ledger.pending(action)
+    def _approve(self, batch: list[Action]) -> dict[Action, Result]:
+        self.ledger.pending(batch)
+        return self._status_replies(self.market.approve(batch), batch)
+
+    def _reject(self, batch: list[Action]) -> dict[Action, Result]:
+        (a,) = batch
+        self.ledger.pending(a)
+        return self._status_replies({a.submission_id: self.market.reject(a)}, batch)
+
+    # --- bonuses -----------------------------------------------------------------------------
+
+    def _bonus_jobs(self, batch: list[Action], actions: list[Action], was_pending: dict[str, Entry],
+                    finished: Callable[[dict[Action, Result]], None]):
+        """Settle what the panel already paid, what is unknown and what cannot be paid yet;
+        return the jobs that pay the rest."""
+        entries = self.ledger.entries()
+        unknown = [a for a in batch if (e := was_pending.get(self.ledger.key(a))) is not None and e.batch_id
+                   and self.market.pay_repeats]
+        if unknown:  # paid before a crash? only what the panel shows settles it
+            finished(self._settle_unknown(unknown, "the pay's answer was lost in an earlier run"))
+        rest = [a for a in batch if a not in unknown]
+        if not rest:
+            return []
+        paid, unlisted = self._paid(rest)
+        status_of = {a.submission_id: entries.get(self.ledger.key(a)) for a in actions if a.kind in _TARGET}
+        to_send: list[Action] = []
+        settled: dict[Action, Result] = {}
+        for a in rest:
+            change = status_of.get(a.submission_id)
+            if a.submission_id in paid:
+                settled[a] = self._settle_paid(a, paid[a.submission_id], self.market.words.paid_check)
+            elif a.submission_id in unlisted:
+                settled[a] = self._record(a, FAILED, detail=f"not sent: could not read what {self.market.panel} "
+                                                            f"already paid ({unlisted[a.submission_id]})")
+            elif change is not None and change.status == SKIPPED:
+                settled[a] = self._record(a, SKIPPED, detail=f"not sent: {change.detail}")
+            elif change is not None and change.status != DONE:
+                settled[a] = self._record(a, FAILED, detail="not sent: the approval of this submission has not "
+                                                            "succeeded yet")
+            else:
+                to_send.append(a)
+        finished(settled)
+        return [(Kind.BONUS, self._job(chunk, self._pay))
+                for chunk in chunks(to_send, self.market.batch.get(Kind.BONUS, 1))]
+
+    def _paid(self, actions: list[Action]) -> tuple[dict[str, list[Decimal]], dict[str, str]]:
+        """What the panel shows paid on these submissions, each amount checked to be a number."""
         try:
-            request_id = self.market.send_bonus(action.worker_id, action.assignment_id, action.amount, action.text, token)
+            paid, unlisted = self.market.paid_bonuses(actions)
         except MarketplaceError as exc:
-            # A retry whose first attempt got through (the answer was lost) meets its own token.
-            if exc.duplicate_token:
-                paid = [p.amount for p in self.market.bonus_payments(assignment_id=action.assignment_id)]
-                if paid:
-                    return self._settle_paid(action, paid, "paid by an earlier attempt (token already processed)")
-            return self._record(action, FAILED, detail=str(exc))
-        return self._record(action, DONE, request_id=request_id)
+            return {}, {a.submission_id: str(exc) for a in actions}
+        for sid, amounts in list(paid.items()):
+            if any(not isinstance(x, Decimal) or not x.is_finite() for x in amounts):
+                unlisted[sid] = f"the listing has a bonus amount {amounts!r} for {sid}"
+                del paid[sid]
+        return paid, unlisted
 
-    def _settle_paid(self, action: Action, paid: list[Decimal], how: str) -> tuple[str, str]:
-        """A bonus MTurk already lists for the assignment: done when one payment is the
+    def _pay(self, batch: list[Action]) -> dict[Action, Result]:
+        key = bonus_key(self.market.environment, self.ledger.wave, [a.submission_id for a in batch])
+        batch_id = self.market.prepare_bonuses(batch, key)  # MarketplaceError: nothing paid, all failed
+        self.ledger.pending(batch, batch_id=batch_id)  # durable before the pay call
+        try:
+            replies = self.market.pay_bonuses(batch_id, batch)
+        except MarketplaceError as exc:
+            replies = {a.submission_id: Reply(Outcome.UNKNOWN, str(exc)) for a in batch}
+        out: dict[Action, Result] = {}
+        unknown: list[Action] = []
+        for a in batch:
+            reply = replies.get(a.submission_id) or Reply(Outcome.UNKNOWN, f"{self.market.panel} did not answer")
+            if reply.outcome is Outcome.ACCEPTED:
+                out[a] = self._record(a, DONE, request_id=reply.request_id, detail=reply.detail)
+            elif reply.outcome is Outcome.UNKNOWN:
+                unknown.append(a)
+            else:
+                out[a] = self._record(a, FAILED, detail=reply.detail)
+        if unknown:
+            out.update(self._settle_unknown(unknown, f"the pay's answer was lost ({replies[unknown[0].submission_id].detail})"
+                                            if unknown[0].submission_id in replies else "the pay's answer was lost"))
+        return out
+
+    def _settle_unknown(self, actions: list[Action], why: str) -> dict[Action, Result]:
+        """A pay whose outcome is unknown: settled by what the panel shows paid, read again
+        for `settle_seconds` (payments may show up late). What never shows is `failed`
+        where a repeat is refused by the panel (sent again next run), and otherwise stays
+        `pending`, for a person: never paid again by this tool."""
+        deadline = time.monotonic() + self.market.settle_seconds
+        wait = 0.2
+        left = list(actions)
+        out: dict[Action, Result] = {}
+        while True:
+            paid, _ = self._paid(left)
+            for a in [a for a in left if a.submission_id in paid]:
+                out[a] = self._settle_paid(a, paid[a.submission_id], why)
+                left.remove(a)
+            if not left or time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+        for a in left:
+            if self.market.pay_repeats:
+                out[a] = self._record(
+                    a, PENDING,
+                    detail=f"outcome unknown ({why}); {self.market.panel} does not show this bonus as paid yet. "
+                           "Not paid again: run again later to settle it, or check it on "
+                           f"{self.market.panel} (needs a person)")
+            else:
+                out[a] = self._record(a, FAILED, detail=f"not shown as paid after {why}; sent again next run")
+        return out
+
+    def _settle_paid(self, action: Action, paid: list[Decimal], how: str) -> Result:
+        """A bonus the panel already shows on the submission: done when one payment is the
         plan's amount; otherwise never sent automatically, left for a person (failed), with
-        what MTurk paid as its amount."""
+        what the panel paid as its amount."""
         if action.amount in paid:
             others = list(paid)
             others.remove(action.amount)
-            extra = f"; also paid on this assignment: {', '.join(fmt(a) for a in others)}" if others else ""
+            extra = (f"; also paid on this {self.market.words.submission}: {', '.join(fmt(a) for a in others)}"
+                     if others else "")
             return self._record(action, DONE, detail=f"already paid {fmt(action.amount)} ({how}){extra}")
         total = sum(paid, Decimal("0.00"))
         what = (f"a bonus of {fmt(total)} was" if len(paid) == 1
                 else f"bonuses of {' + '.join(fmt(a) for a in paid)} = {fmt(total)} were")
         return self._record(
             dataclasses.replace(action, amount=total), FAILED,
-            detail=f"{what} already paid on this assignment; the plan says {fmt(action.amount)}: "
+            detail=f"{what} already paid on this {self.market.words.submission}; the plan says {fmt(action.amount)}: "
                    f"needs a person (not sent; {how})",
         )
 
-    def _grant(self, action: Action) -> tuple[str, str]:
-        self.ledger.pending(action)
-        try:
-            request_id = self.market.grant_qualification(action.qualification_type_id, action.worker_id, action.value)
-        except MarketplaceError as exc:
-            return self._record(action, FAILED, detail=str(exc))
-        return self._record(action, DONE, request_id=request_id)
+    # --- groups (qualifications) ----------------------------------------------------------------
 
-    # --- bonuses: what MTurk already paid, what must wait ------------------------------
-
-    def _bonuses_to_send(self, batch: list[Action], actions: list[Action], pool: ThreadPoolExecutor,
-                         finished: Callable[[Action, tuple[str, str]], None]) -> list[Action]:
-        """Settle the bonuses MTurk already paid or that cannot be sent yet; return the rest."""
-        by_hit: dict[str, list[Action]] = defaultdict(list)
+    def _grant_jobs(self, batch: list[Action]):
+        by_group: dict[str, list[Action]] = defaultdict(list)
         for a in batch:
-            by_hit[a.hit_id].append(a)
-        listings = {pool.submit(self._listing, h): h for h in by_hit}
-        paid: dict[str, list[Decimal]] = defaultdict(list)
-        unlisted: dict[str, str] = {}
-        for future in as_completed(listings):
-            try:
-                for p in future.result():
-                    paid[p.assignment_id].append(p.amount)
-            except MarketplaceError as exc:
-                unlisted[listings[future]] = str(exc)
-            except Exception as exc:  # a malformed listing: that HIT's bonuses wait, the rest go on
-                unlisted[listings[future]] = f"{type(exc).__name__}: {exc}"
+            by_group[a.group_id].append(a)
+        size = self.market.batch.get(Kind.GRANT, 1)
+        return [(Kind.GRANT, self._job(chunk, self._grant)) for group in by_group.values()
+                for chunk in chunks(group, size)]
 
-        entries = self.ledger.entries()
-        status_of = {a.assignment_id: entries.get(self.ledger.key(a)) for a in actions if a.kind in _TARGET_STATUS}
-        to_send = []
+    def _grant(self, batch: list[Action]) -> dict[Action, Result]:
+        self.ledger.pending(batch)
+        replies = self.market.add_to_group(batch[0].group_id, batch)
+        out = {}
         for a in batch:
-            change = status_of.get(a.assignment_id)
-            if a.assignment_id in paid:
-                result = self._settle_paid(a, paid[a.assignment_id], "found by ListBonusPayments")
-            elif a.hit_id in unlisted:
-                result = self._record(a, FAILED, detail=f"not sent: could not list the HIT's bonuses ({unlisted[a.hit_id]})")
-            elif change is not None and change.status == SKIPPED:
-                result = self._record(a, SKIPPED, detail=f"not sent: {change.detail}")
-            elif change is not None and change.status != DONE:
-                result = self._record(a, FAILED, detail="not sent: the approval of this assignment has not succeeded yet")
-            else:
-                to_send.append(a)
-                continue
-            finished(a, result)
-        return to_send
-
-    def _listing(self, hit_id: str) -> list[BonusPayment]:
-        """Every bonus paid for the HIT, each amount checked to be a number."""
-        payments = self.market.bonus_payments(hit_id=hit_id)
-        for p in payments:
-            if not isinstance(p.amount, Decimal) or not p.amount.is_finite():
-                raise ValueError(f"the listing has a bonus amount {p.amount!r} for {p.assignment_id}")
-        return payments
-
-    # --- Eligible_Worker only after the worker's approvals ---------------------------------
+            reply = replies.get(a.participant_id) or Reply.failed(f"{self.market.panel} did not answer for it")
+            status = DONE if reply.outcome is Outcome.ACCEPTED else FAILED
+            out[a] = self._record(a, status, request_id=reply.request_id, detail=reply.detail)
+        return out
 
     def _grants_to_send(self, batch: list[Action], actions: list[Action],
-                        finished: Callable[[Action, tuple[str, str]], None]) -> list[Action]:
-        """Hold back an Eligible_Worker grant unless every approval of that worker in this
-        wave is done (work already Approved when read has no approval action). Skipped when
-        MTurk forbids the approval, failed (retried next run) when it has not succeeded yet.
-        Prev_Worker grants are unconditional."""
+                        finished: Callable[[dict[Action, Result]], None]) -> list[Action]:
+        """Hold back an Eligible_Worker grant unless every approval of that participant in
+        this wave is done (work already approved when read has no approval action).
+        Skipped when the panel forbids the approval, failed (retried next run) when it has
+        not succeeded yet. Prev_Worker grants are unconditional."""
         entries = self.ledger.entries()
         approvals: dict[str, list[Action]] = defaultdict(list)
         for a in actions:
             if a.kind is Kind.APPROVE:
-                approvals[a.worker_id].append(a)
-        to_send = []
+                approvals[a.participant_id].append(a)
+        to_send, held = [], {}
         for g in batch:
-            mine = approvals.get(g.worker_id, []) if g.role == "eligible_worker" else []
+            mine = approvals.get(g.participant_id, []) if g.role == "eligible_worker" else []
             blocking = [(a, e) for a in mine if (e := entries.get(self.ledger.key(a))) is None or e.status != DONE]
             if not blocking:
                 to_send.append(g)
                 continue
             a, e = blocking[0]
             if e is not None and e.status == SKIPPED:
-                result = self._record(g, SKIPPED, detail=f"not granted: the approval of {a.assignment_id} was "
-                                                         f"skipped ({e.detail})")
+                held[g] = self._record(g, SKIPPED, detail=f"not granted: the approval of {a.submission_id} was "
+                                                          f"skipped ({e.detail})")
             else:
-                result = self._record(g, FAILED, detail=f"not sent: the approval of {a.assignment_id} has not "
-                                                        "succeeded yet")
-            finished(g, result)
+                held[g] = self._record(g, FAILED, detail=f"not sent: the approval of {a.submission_id} has not "
+                                                         "succeeded yet")
+        finished(held)
         return to_send

@@ -1,31 +1,39 @@
 """The SQLite ledger: every action recorded before it is sent and after it is answered.
 
 One row per action key (environment, wave, kind, target). States: `pending` (about to be
-sent, or sent and the answer not recorded: a crash in between), `done` (with the request
-id), `failed` (with the error) and `skipped` (MTurk's state forbids it, e.g. approving
-work someone rejected). Every change is its own committed transaction in WAL mode: a
-killed process loses nothing it had recorded. WAL with synchronous=NORMAL survives
-process crashes; only a power cut can drop the last commits, and the executor's checks
-against MTurk (GetAssignment, ListBonusPayments) cover that too.
+sent, or sent and the answer not recorded: a crash in between, or an answer that left the
+outcome unknown), `done` (with the request id), `failed` (with the error: nothing changed,
+the next run sends it again) and `skipped` (the panel's state forbids it, e.g. approving
+work someone rejected). A bonus also records the id that pays it (`batch_id`: Prolific's
+bonus set-up, MTurk's request token) *before* it is paid, so a pay whose answer was lost is
+settled from what the panel shows, never sent again blindly.
 
+Every change is its own committed transaction in WAL mode: a killed process loses nothing
+it had recorded. WAL with synchronous=NORMAL survives process crashes; only a power cut can
+drop the last commits, and the executor's checks against the panel cover that too.
+
+One writer per wave: the run that applies holds an exclusive lock on `<ledger>.lock`; a
+second run applying the same wave at the same time is refused (exit 3) and counts nothing.
 One connection, shared by the executor's threads behind a lock.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bridge.apply.actions import Action
-from bridge.apply.client import canonical_environment
-from bridge.errors import InputError
+from bridge.errors import InputError, SafetyRefusal
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
 FINAL = frozenset({DONE, SKIPPED})
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,35 +43,42 @@ CREATE TABLE IF NOT EXISTS actions (
     environment TEXT NOT NULL,
     wave TEXT NOT NULL,
     kind TEXT NOT NULL,
-    assignment_id TEXT NOT NULL DEFAULT '',
-    worker_id TEXT NOT NULL DEFAULT '',
-    hit_id TEXT NOT NULL DEFAULT '',
-    qualification_type_id TEXT NOT NULL DEFAULT '',
+    submission_id TEXT NOT NULL DEFAULT '',
+    participant_id TEXT NOT NULL DEFAULT '',
+    task_id TEXT NOT NULL DEFAULT '',
+    group_id TEXT NOT NULL DEFAULT '',
     amount TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed', 'skipped')),
     request_id TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    batch_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS actions_wave ON actions (environment, wave);
 """
+# Version 1 (MTurk only) named the columns in MTurk's words.
+_V1_RENAMES = {"assignment_id": "submission_id", "worker_id": "participant_id", "hit_id": "task_id",
+               "qualification_type_id": "group_id"}
+_COLUMNS = ("key, kind, submission_id, participant_id, task_id, group_id, amount, status, request_id, detail, "
+            "attempts, updated_at, batch_id")
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     key: str
     kind: str
-    assignment_id: str
-    worker_id: str
-    hit_id: str
-    qualification_type_id: str
+    submission_id: str
+    participant_id: str
+    task_id: str
+    group_id: str
     amount: str
     status: str
     request_id: str
     detail: str
     attempts: int
     updated_at: str
+    batch_id: str = ""
 
 
 def _now() -> str:
@@ -71,24 +86,62 @@ def _now() -> str:
 
 
 class Ledger:
-    """The actions of one (environment, wave) in a SQLite file. The environment is kept in
-    its canonical spelling (`canonical_environment`): `local` for any emulator URL."""
+    """The actions of one (environment, wave) in a SQLite file. `environment` is the
+    marketplace's canonical spelling (`Panel.canonical_environment`). With `exclusive`, the
+    ledger's lock is taken (SafetyRefusal if another run holds it) until `close()`."""
 
-    def __init__(self, path: Path, environment: str, wave: str):
+    def __init__(self, path: Path, environment: str, wave: str, *, exclusive: bool = False):
         self.path = Path(path)
-        self.environment = canonical_environment(environment)
+        self.environment = environment
         self.wave = wave
         self._lock = threading.Lock()
+        self._lock_file: int | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if exclusive:
+                self._take_lock()
             # isolation_level=None: autocommit, so each statement below commits at once.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            self._migrate()
         except sqlite3.DatabaseError as exc:
+            self._release_lock()
             raise InputError(f"{self.path}: cannot open the ledger ({exc}). Is it another kind of file?") from None
+        except OSError as exc:
+            self._release_lock()
+            raise InputError(f"{self.path}: cannot open the ledger: {exc.strerror}.") from None
+
+    def _take_lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SafetyRefusal(
+                f"{self.path}: another run is applying this wave right now (the ledger is locked). Nothing was "
+                "sent; wait for it to finish, then run again."
+            ) from None
+        self._lock_file = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            os.close(self._lock_file)  # closing the descriptor releases the flock
+            self._lock_file = None
+
+    def _migrate(self) -> None:
+        db = self._db
+        old = {row[1] for row in db.execute("PRAGMA table_info(actions)")}
+        if "assignment_id" in old:  # version 1
+            db.execute("BEGIN IMMEDIATE")
+            for before, after in _V1_RENAMES.items():
+                db.execute(f"ALTER TABLE actions RENAME COLUMN {before} TO {after}")
+            db.execute("ALTER TABLE actions ADD COLUMN batch_id TEXT NOT NULL DEFAULT ''")
+            db.execute("COMMIT")
+        db.executescript(_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                   (SCHEMA_VERSION,))
 
     def key(self, action: Action) -> str:
         return "|".join((self.environment, self.wave, action.kind.value, action.target))
@@ -97,45 +150,56 @@ class Ledger:
         """Every recorded action of this environment and wave, by key."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT key, kind, assignment_id, worker_id, hit_id, qualification_type_id, amount, status, "
-                "request_id, detail, attempts, updated_at FROM actions WHERE environment = ? AND wave = ? "
-                "ORDER BY seq",
+                f"SELECT {_COLUMNS} FROM actions WHERE environment = ? AND wave = ? ORDER BY seq",
                 (self.environment, self.wave),
             ).fetchall()
         return {r[0]: Entry(*r) for r in rows}
 
-    def pending(self, action: Action) -> None:
-        """Record the intent to send; called before the request leaves."""
-        a = action
+    def pending(self, actions: Action | Sequence[Action], *, batch_id: str = "") -> None:
+        """Record the intent to send (and the id that pays a bonus); called before the
+        request leaves. Several actions are recorded in one transaction."""
+        batch = [actions] if isinstance(actions, Action) else list(actions)
+        now = _now()
         with self._lock:
-            self._db.execute(
-                "INSERT INTO actions (key, seq, environment, wave, kind, assignment_id, worker_id, hit_id, "
-                "qualification_type_id, amount, status, attempts, updated_at) "
-                "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions), ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, ?) "
-                "ON CONFLICT (key) DO UPDATE SET status = 'pending', amount = excluded.amount, "
-                "attempts = attempts + 1, detail = '', updated_at = excluded.updated_at",
-                (self.key(a), self.environment, self.wave, a.kind.value, a.assignment_id, a.worker_id, a.hit_id,
-                 a.qualification_type_id, a.amount_text, _now()),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for a in batch:
+                    self._db.execute(
+                        "INSERT INTO actions (key, seq, environment, wave, kind, submission_id, participant_id, "
+                        "task_id, group_id, amount, status, attempts, updated_at, batch_id) "
+                        "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions), ?, ?, ?, ?, ?, ?, ?, ?, "
+                        "'pending', 1, ?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET status = 'pending', amount = excluded.amount, "
+                        "attempts = attempts + 1, detail = '', updated_at = excluded.updated_at, "
+                        "batch_id = excluded.batch_id",
+                        (self.key(a), self.environment, self.wave, a.kind.value, a.submission_id, a.participant_id,
+                         a.task_id, a.group_id, a.amount_text, now, batch_id),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> None:
-        """Record the outcome (done / failed / skipped), inserting the row if it is new.
-        The amount is the action's: for a bonus found already paid, what MTurk paid."""
+        """Record the outcome (done / failed / skipped / still pending), inserting the row if
+        it is new. The amount is the action's: for a bonus found already paid, what the
+        panel paid. A recorded batch id is kept."""
         a = action
         with self._lock:
             self._db.execute(
-                "INSERT INTO actions (key, seq, environment, wave, kind, assignment_id, worker_id, hit_id, "
-                "qualification_type_id, amount, status, request_id, detail, updated_at) "
+                "INSERT INTO actions (key, seq, environment, wave, kind, submission_id, participant_id, task_id, "
+                "group_id, amount, status, request_id, detail, updated_at) "
                 "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET status = excluded.status, request_id = excluded.request_id, "
                 "amount = excluded.amount, detail = excluded.detail, updated_at = excluded.updated_at",
-                (self.key(a), self.environment, self.wave, a.kind.value, a.assignment_id, a.worker_id, a.hit_id,
-                 a.qualification_type_id, a.amount_text, status, request_id, detail[:1000], _now()),
+                (self.key(a), self.environment, self.wave, a.kind.value, a.submission_id, a.participant_id,
+                 a.task_id, a.group_id, a.amount_text, status, request_id, detail[:1000], _now()),
             )
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._release_lock()
 
     def __enter__(self) -> "Ledger":
         return self

@@ -7,23 +7,23 @@ optional `progress` callback; this module never prints or prompts.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from bridge.apply.actions import LABELS, Action, Kind, plan_actions
-from bridge.apply.client import DEFAULT_WORKERS, Marketplace, MarketplaceError, canonical_environment, connect
 from bridge.apply.executor import Executor, Progress
 from bridge.apply.ledger import DONE, FAILED, PENDING, SKIPPED, Entry, Ledger
+from bridge.apply.market import Marketplace, MarketplaceError
 from bridge.config import Settings
 from bridge.cost import Cost, plan_cost
 from bridge.errors import ApplyError, InputError, SafetyRefusal, SourceError
-from bridge.models import Plan
+from bridge.models import Plan, State
 from bridge.money import fmt
 from bridge.report import LogRow, write_workbook
-from bridge.panels.mturk.api import describe_environment, endpoint_for
 
 _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
 
@@ -32,8 +32,10 @@ _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
 class Preflight:
     """What is about to be sent and what it costs, shown before asking."""
 
+    panel: str  # "MTurk", "Prolific"
     environment: str  # canonical: production, sandbox, local or a URL
-    endpoint: str
+    where: str  # the environment for a person: "the MTurk sandbox", "Prolific at http://..."
+    currency: str
     to_send: Counter[Kind]
     already_done: int
     cost: Cost  # of what is still to send
@@ -45,13 +47,12 @@ class Preflight:
         return not sum(self.to_send.values())
 
     def lines(self) -> list[str]:
-        c = self.cost
-        where = self.environment if self.endpoint == self.environment else f"{self.environment} ({self.endpoint})"
-        lines = [f"MTurk {where}" + (": REAL MONEY" if self.environment == "production" else "")]
+        c, cur = self.cost, self.currency
+        lines = [f"{self.where[0].upper()}{self.where[1:]}" + (": REAL MONEY" if self.environment == "production" else "")]
         lines.append("To send: " + ", ".join(f"{self.to_send[k]} {LABELS[k]}" for k in Kind)
                      + (f" ({self.already_done} already done)" if self.already_done else ""))
         lines.append(f"Cost: rewards {fmt(c.rewards)} + bonuses {fmt(c.bonuses)} + fees {fmt(c.fees)} = "
-                     f"{fmt(c.total)} USD; account balance {fmt(self.balance)} USD")
+                     f"{fmt(c.total)} {cur}; account balance {fmt(self.balance)} {cur}")
         return lines + [f"warning: {w}" for w in self.warnings]
 
 
@@ -64,13 +65,14 @@ class ApplyResult:
     sent_now: int  # actions attempted in this run
     balance: Decimal | None
     workbook: Path
+    currency: str = "USD"
     warnings: list[str] = dataclasses.field(default_factory=list)  # the preflight's
     workbook_error: str = ""  # the workbook could not be rewritten (the ledger has it all)
 
     def summary_line(self) -> str:
         d = self.done
         line = (f"Applied: {d[Kind.APPROVE]} approvals, {d[Kind.REJECT]} rejections, {d[Kind.BONUS]} bonuses "
-                f"({fmt(self.bonus_total)} USD), {d[Kind.GRANT]} qualification grants; ")
+                f"({fmt(self.bonus_total)} {self.currency}), {d[Kind.GRANT]} qualification grants; ")
         if self.skipped:
             line += f"{len(self.skipped)} skipped, "
         return line + f"{len(self.failed)} failed."
@@ -83,7 +85,8 @@ class ApplyResult:
             listed = ", ".join(f"{n} {LABELS[k]}" for k, n in kinds.items())
             first = self.failed[0]
             problems.append(
-                f"{len(self.failed)} action(s) failed ({listed}); e.g. {first.kind} {first.assignment_id or first.worker_id}: "
+                f"{len(self.failed)} action(s) failed ({listed}); e.g. {first.kind} "
+                f"{first.submission_id or first.participant_id}: "
                 f"{first.detail}. The ledger keeps what succeeded; run the same command again to retry the rest "
                 + ("(the ledger lists each one)." if self.workbook_error else "(the Log sheet lists each one).")
             )
@@ -97,30 +100,30 @@ class ApplyResult:
 
 
 def _remaining_cost(plan: Plan, ledger: Ledger, final: set[str]) -> Cost:
-    """plan_cost of what is not yet done: approvals done count as Approved, bonuses done as paid."""
+    """plan_cost of what is not yet done: approvals done count as approved, bonuses done as paid."""
     decisions = []
     for d in plan.decisions:
-        approved = ledger.key(Action(Kind.APPROVE, d.assignment_id)) in final
-        paid = ledger.key(Action(Kind.BONUS, d.assignment_id)) in final
-        decisions.append(dataclasses.replace(d, status="Approved" if approved else d.status,
+        approved = ledger.key(Action(Kind.APPROVE, d.submission_id)) in final
+        paid = ledger.key(Action(Kind.BONUS, d.submission_id)) in final
+        decisions.append(dataclasses.replace(d, state=State.APPROVED if approved else d.state,
                                              bonus=None if paid else d.bonus))
     return plan_cost(dataclasses.replace(plan, decisions=decisions))
 
 
 def paid_bonus_conflicts(plan: Plan, actions: list[Action], ledger: Ledger) -> list[tuple[str, Entry, Decimal | None]]:
-    """(assignment, ledger entry, planned amount) for every bonus the ledger has `done` for
-    this plan's assignments with another amount than the plan's (None: no bonus now). A
+    """(submission, ledger entry, planned amount) for every bonus the ledger has `done` for
+    this plan's submissions with another amount than the plan's (None: no bonus now). A
     paid bonus is never changed or sent again; a person must settle the difference."""
-    wanted = {a.assignment_id: a.amount for a in actions if a.kind is Kind.BONUS}
-    paid = {e.assignment_id: e for e in ledger.entries().values() if e.kind == Kind.BONUS and e.status == DONE}
+    wanted = {a.submission_id: a.amount for a in actions if a.kind is Kind.BONUS}
+    paid = {e.submission_id: e for e in ledger.entries().values() if e.kind == Kind.BONUS and e.status == DONE}
     out = []
     for d in plan.decisions:
-        e = paid.get(d.assignment_id)
+        e = paid.get(d.submission_id)
         if e is None:
             continue
-        want = wanted.get(d.assignment_id)
+        want = wanted.get(d.submission_id)
         if e.amount and (want is None or Decimal(e.amount) != want):
-            out.append((d.assignment_id, e, want))
+            out.append((d.submission_id, e, want))
     return out
 
 
@@ -128,27 +131,28 @@ def preflight(plan: Plan, actions: list[Action], market: Marketplace, ledger: Le
     """Cost against balance; refuse (SafetyRefusal) before anything is sent if it does not fit."""
     entries = ledger.entries()
     warnings = [
-        f"assignment {aid}: bonus already paid {e.amount} on {e.updated_at[:10]}; the plan now says "
+        f"{plan.terms.submission_word} {aid}: bonus already paid {e.amount} on {e.updated_at[:10]}; the plan now says "
         f"{fmt(want) or 'none'}, which cannot be changed here (nothing more is sent for it)"
         for aid, e, want in paid_bonus_conflicts(plan, actions, ledger)
     ]
     final = {k for k, e in entries.items() if e.status in (DONE, SKIPPED)}
     todo = [a for a in actions if ledger.key(a) not in final]
     cost = _remaining_cost(plan, ledger, final)
-    for qid in sorted({a.qualification_type_id for a in todo if a.kind is Kind.GRANT}):
-        if not market.qualification_type_exists(qid):
-            raise InputError(f"[qualifications] {qid}: no such qualification type in the MTurk {plan.environment} "
-                             "environment (sandbox and production ids differ). Nothing was sent.")
+    for gid in sorted({a.group_id for a in todo if a.kind is Kind.GRANT}):
+        if not market.group_exists(gid):
+            raise InputError(f"[qualifications] {gid}: no such {plan.terms.group_word} in {market.where}"
+                             f"{market.group_hint}. Nothing was sent.")
     balance = market.account_balance()
-    pre = Preflight(canonical_environment(plan.environment), endpoint_for(plan.environment),
+    pre = Preflight(market.panel, market.environment, market.where, plan.terms.currency,
                     Counter(a.kind for a in todo), len(actions) - len(todo), cost, balance, warnings)
     if cost.unknown_rewards and todo:
         raise SafetyRefusal(f"The reward of {cost.unknown_rewards} approval(s) is unknown, so the cost cannot be "
                             "checked against the balance: set [wave] reward. Nothing was sent.")
     if cost.total > balance:
         raise SafetyRefusal(
-            f"The account balance ({fmt(balance)} USD) cannot cover this run: rewards {fmt(cost.rewards)} + bonuses "
-            f"{fmt(cost.bonuses)} + fees {fmt(cost.fees)} = {fmt(cost.total)} USD. Nothing was sent."
+            f"The account balance ({fmt(balance)} {pre.currency}) cannot cover this run: rewards "
+            f"{fmt(cost.rewards)} + bonuses {fmt(cost.bonuses)} + fees {fmt(cost.fees)} = {fmt(cost.total)} "
+            f"{pre.currency}. Nothing was sent."
         )
     return pre
 
@@ -162,7 +166,7 @@ def apply_plan(
     progress: Progress | None = None,
     market: Marketplace | None = None,
     ledger_path: Path | None = None,
-    workers: int = DEFAULT_WORKERS,
+    env: Mapping[str, str] | None = None,
 ) -> ApplyResult:
     """Send the plan's actions once, then rewrite `workbook` with the Log and the balance.
 
@@ -173,12 +177,12 @@ def apply_plan(
     """
     actions = plan_actions(plan)
     if market is None:
-        market = connect(plan.environment, profile=settings.mturk.profile)
-    with Ledger(ledger_path or settings.ledger_path, plan.environment, plan.wave) as ledger:
+        market = settings.panel.connect(settings, os.environ if env is None else env)
+    with Ledger(ledger_path or settings.ledger_path, market.environment, plan.wave, exclusive=True) as ledger:
         try:
             pre = preflight(plan, actions, market, ledger)
         except MarketplaceError as exc:  # nothing sent yet: the input side of the run (exit 1)
-            where = describe_environment(plan.environment)
+            where = market.where
             raise SourceError(f"{where[0].upper()}{where[1:]} did not answer the checks before sending ({exc}). "
                               "Nothing was sent; run the command again.") from None
         sent_now = 0
@@ -186,7 +190,7 @@ def apply_plan(
             if not confirm(pre):
                 raise SafetyRefusal("Not confirmed: nothing was sent.")
             try:
-                sent_now = Executor(market, ledger, workers=workers, progress=progress).run(actions).attempted
+                sent_now = Executor(market, ledger, progress=progress).run(actions).attempted
             except Exception as exc:  # a bug or a broken ledger: stop, but as an apply failure (exit 2)
                 raise ApplyError(
                     f"Applying stopped on an unexpected error ({type(exc).__name__}: {exc}). The ledger keeps what "
@@ -197,11 +201,12 @@ def apply_plan(
         except MarketplaceError:
             balance = None
         result = _result(actions, ledger, sent_now, balance, workbook)
+        result.currency = plan.terms.currency
         result.warnings = pre.warnings
-        log = log_rows(ledger)
+        log = log_rows(ledger, market.words.group)
     try:
         write_workbook(plan, workbook, log=log,
-                       balance=fmt(balance) if balance is not None else "unknown (MTurk did not answer)")
+                       balance=fmt(balance) if balance is not None else f"unknown ({market.panel} did not answer)")
     except InputError as exc:  # money moved: keep the result, report the workbook after it
         result.workbook_error = str(exc)
     return result
@@ -217,13 +222,13 @@ def _result(actions: list[Action], ledger: Ledger, sent_now: int, balance: Decim
     # Never sent (e.g. interrupted before its turn) counts as failed: it is not done.
     missing = [a for a in actions if ledger.key(a) not in entries]
     failed = [e for e in mine if e.status in (FAILED, PENDING)]
-    failed += [Entry(ledger.key(a), a.kind.value, a.assignment_id, a.worker_id, a.hit_id, a.qualification_type_id,
+    failed += [Entry(ledger.key(a), a.kind.value, a.submission_id, a.participant_id, a.task_id, a.group_id,
                      a.amount_text, FAILED, "", "not sent", 0, "") for a in missing]
     skipped = [e for e in mine if e.status == SKIPPED]
     return ApplyResult(done, bonus_total, failed, skipped, sent_now, balance, Path(workbook))
 
 
-def log_rows(ledger: Ledger) -> list[LogRow]:
+def log_rows(ledger: Ledger, group_word: str = "group") -> list[LogRow]:
     """One Log row per recorded action of the wave (every run), in SPEC order: kind, then
     first recorded. Grants name their qualification type in Detail."""
     entries = sorted(ledger.entries().values(), key=lambda e: _KIND_ORDER.get(Kind(e.kind), len(_KIND_ORDER)))
@@ -231,6 +236,8 @@ def log_rows(ledger: Ledger) -> list[LogRow]:
     for e in entries:
         detail = e.detail or (f"RequestId {e.request_id}" if e.request_id else "")
         if e.kind == Kind.GRANT:
-            detail = f"qualification {e.qualification_type_id}" + (f"; {detail}" if detail else "")
-        rows.append(LogRow(e.kind, e.assignment_id, e.worker_id, e.amount, e.status, detail, e.updated_at))
+            detail = f"{group_word} {e.group_id}" + (f"; {detail}" if detail else "")
+        elif e.batch_id and e.kind == Kind.BONUS and e.batch_id not in detail:
+            detail = f"paid by {e.batch_id}" + (f"; {detail}" if detail else "")
+        rows.append(LogRow(e.kind, e.submission_id, e.participant_id, e.amount, e.status, detail, e.updated_at))
     return rows

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from bridge.errors import SourceError
-from bridge.models import QualtricsTable
+from bridge.models import SurveyTable
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
 
 log = logging.getLogger(__name__)
@@ -282,8 +282,8 @@ def fetch_survey(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     backoff: float = 1.0,
-) -> QualtricsTable:
-    """Export `survey_id` as CSV (with labels) and read it into a `QualtricsTable`.
+) -> SurveyTable:
+    """Export `survey_id` as CSV (with labels) and read it into a `SurveyTable`.
 
     `timeout` bounds the whole export, retries included; `backoff` is the first wait after
     a 429 without Retry-After, a 5xx or a dropped connection (then doubled).
@@ -302,7 +302,7 @@ def fetch_survey(
             client.session.close()
 
 
-def _export(c: _Client, poll_initial: float, poll_max: float) -> QualtricsTable:
+def _export(c: _Client, poll_initial: float, poll_max: float) -> SurveyTable:
     # The POST is retried like the GETs: a 5xx may come after Qualtrics started an export,
     # but a second export only reads the responses, so starting another one is harmless.
     started = c.result(
@@ -333,7 +333,7 @@ def _export(c: _Client, poll_initial: float, poll_max: float) -> QualtricsTable:
     return _read_zip(c, resp.content, resp.headers.get("Content-Type", "?"))
 
 
-def _read_zip(c: _Client, body: bytes, content_type: str) -> QualtricsTable:
+def _read_zip(c: _Client, body: bytes, content_type: str) -> SurveyTable:
     try:
         archive = zipfile.ZipFile(io.BytesIO(body))
     except zipfile.BadZipFile:

@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 
 from bridge.errors import SourceError
-from bridge.models import QualtricsTable, Response
+from bridge.models import SurveyTable, Response
 from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, load_text, parse_int, records
 
 WHAT = "Qualtrics CSV export"
@@ -52,7 +52,7 @@ def _legacy_duration(start: str, end: str) -> int | None:
     return int((b - a).total_seconds())
 
 
-def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = None) -> QualtricsTable:
+def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = None) -> SurveyTable:
     label, text = load_text(source, name, WHAT)
     rows = records(text, label)
     first = next(rows, (1, []))[1]
@@ -119,7 +119,7 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
                 source_row=line,
             )
         )
-    return QualtricsTable(source=label, columns=names, responses=responses, legacy=legacy)
+    return SurveyTable(source=label, columns=names, responses=responses, legacy=legacy)
 
 
 def _looks_like_data(row: list[str], rid: int) -> bool:

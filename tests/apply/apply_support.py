@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 
 from bridge.closeout import close_out
 from bridge.config import load_config
-from bridge.models import Decision, Plan
+from bridge.models import Decision, Plan, State
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_data"
@@ -122,21 +122,21 @@ def balance(url: str) -> Decimal:
 
 def assert_applied_once(url: str, plan: Plan) -> None:
     """MTurk holds exactly the plan: statuses, one bonus per bonused assignment, grants."""
-    got = statuses(url, plan.hits)
+    got = statuses(url, plan.tasks)
     for d in plan.decisions:
         want = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected"}.get(d.decision, "Submitted")
-        if d.status != "Submitted":
+        if d.state is not State.PENDING:
             want = d.status
-        assert got[d.assignment_id] == want, (d.assignment_id, d.decision, got[d.assignment_id])
-    paid = bonuses(url, plan.hits)
+        assert got[d.submission_id] == want, (d.submission_id, d.decision, got[d.submission_id])
+    paid = bonuses(url, plan.tasks)
     counts = Counter(a for a, _ in paid)
     assert all(n == 1 for n in counts.values()), f"paid twice: {[a for a, n in counts.items() if n > 1]}"
-    want_bonus = {d.assignment_id: d.bonus for d in plan.decisions if d.decision is Decision.APPROVE and d.bonus}
+    want_bonus = {d.submission_id: d.bonus for d in plan.decisions if d.decision is Decision.APPROVE and d.bonus}
     assert dict(paid) == want_bonus
     for role in ("prev_worker", "eligible_worker"):
-        want = {q.worker_id for q in plan.qualifications if q.role == role}
+        want = {q.participant_id for q in plan.qualifications if q.role == role}
         if want:
-            qid = next(q.qualification_type_id for q in plan.qualifications if q.role == role)
+            qid = next(q.group_id for q in plan.qualifications if q.role == role)
             assert granted(url, qid) == want
 
 

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from bridge.cli import app
+from bridge.models import State
 
 runner = CliRunner()
 
@@ -51,7 +52,7 @@ def test_edited_decisions_are_applied(wave: Path, workbook: Path, emu, tmp_path:
     chosen = {}
 
     def change(ws, rows):
-        chosen["reviewed"] = pick(rows, "review")
+        chosen["reviewed"] = pick(rows, "review", bonus=False)
         rows[chosen["reviewed"]]["Decision"].value = "Approve "  # a person's spelling
         rows[chosen["reviewed"]]["Bonus"].value = 1.25  # typed as a number
         chosen["rejected_plain"] = pick(rows, "reject")
@@ -73,14 +74,14 @@ def test_edited_decisions_are_applied(wave: Path, workbook: Path, emu, tmp_path:
     # The cleared feedback equals the config's, so that row is not an edit.
     assert "Edited rows: 3; 1 row(s) missing from the sheet are not applied" in result.output
     assert "review -> approve; bonus none -> 1.25" in result.output
-    got = statuses(emu.url, plan.hits)
+    got = statuses(emu.url, plan.tasks)
     assert got[chosen["reviewed"]] == "Approved"
     assert got[chosen["now_rejected"]] == "Rejected"
     assert got[chosen["rejected_plain"]] == "Rejected"
     assert got[chosen["dropped"]] == "Submitted"
-    others = [d for d in plan.decisions if d.decision.value == "review" and d.assignment_id != chosen["reviewed"]]
-    assert all(got[d.assignment_id] == "Submitted" for d in others)  # review rows are not sent
-    paid = dict(bonuses(emu.url, plan.hits))
+    others = [d for d in plan.decisions if d.decision.value == "review" and d.submission_id != chosen["reviewed"]]
+    assert all(got[d.submission_id] == "Submitted" for d in others)  # review rows are not sent
+    paid = dict(bonuses(emu.url, plan.tasks))
     assert paid[chosen["reviewed"]] == Decimal("1.25")
     assert chosen["unbonused"] not in paid and chosen["dropped"] not in paid
     c = client(emu.url)
@@ -89,9 +90,9 @@ def test_edited_decisions_are_applied(wave: Path, workbook: Path, emu, tmp_path:
     assert feedback[chosen["now_rejected"]] == "=Please read the instructions."
     assert feedback[chosen["rejected_plain"]].startswith("The completion code you entered does not match")
     # Qualifications follow the edits: a newly rejected worker keeps Prev_Worker, loses Eligible_Worker.
-    prev, elig = (next(q.qualification_type_id for q in plan.qualifications if q.role == r)
+    prev, elig = (next(q.group_id for q in plan.qualifications if q.role == r)
                   for r in ("prev_worker", "eligible_worker"))
-    worker = {d.assignment_id: d.worker_id for d in plan.decisions}
+    worker = {d.submission_id: d.participant_id for d in plan.decisions}
     assert worker[chosen["now_rejected"]] in granted(emu.url, prev)
     assert worker[chosen["now_rejected"]] not in granted(emu.url, elig)
     assert worker[chosen["dropped"]] not in granted(emu.url, elig)
@@ -163,28 +164,28 @@ def test_unedited_workbook_applies_like_the_close_out(wave: Path, workbook: Path
     result = run("apply", workbook, "--config", wave, "--yes", *NOW_ARG)
     assert result.exit_code == 0, result.output
     assert "Edited rows: 0" in result.output
-    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in result.output
+    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 89 qualification grants; 0 failed." in result.output
 
 
 def test_a_decision_mturk_no_longer_allows_cannot_be_edited(wave: Path, emu, tmp_path: Path):
     plan = plan_for(wave, tmp_path)
-    rejected = next(d for d in plan.decisions if d.decision.value == "reject" and d.status == "Submitted")
-    reviewed = next(d for d in plan.decisions if d.decision.value == "review" and d.status == "Submitted" and not d.bonus)
+    rejected = next(d for d in plan.decisions if d.decision.value == "reject" and d.state is State.PENDING)
+    reviewed = next(d for d in plan.decisions if d.decision.value == "review" and d.state is State.PENDING and not d.bonus)
     # Rejected and approved on the website; the batch file downloaded afterwards says so.
     c = client(emu.url)
-    c.reject_assignment(AssignmentId=rejected.assignment_id, RequesterFeedback="Rejected by hand.")
-    c.approve_assignment(AssignmentId=reviewed.assignment_id)
+    c.reject_assignment(AssignmentId=rejected.submission_id, RequesterFeedback="Rejected by hand.")
+    c.approve_assignment(AssignmentId=reviewed.submission_id)
     for d, status in ((rejected, "Rejected"), (reviewed, "Approved")):
-        edit_csv(wave.parent / "batch_results.csv", "AssignmentId", d.assignment_id, "AssignmentStatus", status)
+        edit_csv(wave.parent / "batch_results.csv", "AssignmentId", d.submission_id, "AssignmentStatus", status)
     result = run("close-out", wave, *NOW_ARG)
     assert result.exit_code == 0, result.output
     workbook = wave.parent / "out" / "sample-wave-1-reconciliation.xlsx"
     at = {}
 
     def change(ws, rows):
-        at["rejected"] = rows[rejected.assignment_id]["AssignmentId"].row
-        rows[rejected.assignment_id]["Decision"].value = "approve"  # cannot be: MTurk has it Rejected
-        rows[reviewed.assignment_id]["Decision"].value = "approve"  # agrees with MTurk: accepted
+        at["rejected"] = rows[rejected.submission_id]["AssignmentId"].row
+        rows[rejected.submission_id]["Decision"].value = "approve"  # cannot be: MTurk has it Rejected
+        rows[reviewed.submission_id]["Decision"].value = "approve"  # agrees with MTurk: accepted
 
     edit(workbook, change)
     calls = sum(emu.calls.values())
@@ -193,7 +194,7 @@ def test_a_decision_mturk_no_longer_allows_cannot_be_edited(wave: Path, emu, tmp
 
     assert result.exit_code == 1, result.output
     assert "1 problem(s) in the Decisions sheet; nothing was sent" in result.output
-    assert (f"row {at['rejected']}: assignment {rejected.assignment_id} is already Rejected on MTurk; its decision "
+    assert (f"row {at['rejected']}: assignment {rejected.submission_id} is already Rejected on MTurk; its decision "
             "cannot be changed here") in result.output
     assert sum(emu.calls.values()) == calls
 

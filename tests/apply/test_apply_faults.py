@@ -29,8 +29,10 @@ from apply_support import (
 )
 from typer.testing import CliRunner
 
-from bridge.apply import Action, Kind, Ledger, apply_plan, connect
+from bridge.apply import Action, Kind, Ledger, apply_plan
+from bridge.panels.mturk.adapter import canonical_environment, connect
 from bridge.cli import app
+from bridge.models import State
 from bridge.config import load_config
 from bridge.cost import plan_cost
 from bridge.panels.mturk.emulator import OPERATIONS
@@ -78,7 +80,7 @@ def test_service_faults_before_and_after_the_change_pay_nothing_twice(make_emu, 
     assert_applied_once(emu.url, plan)
     assert before - emu.balance == plan_cost(plan).total
     log = sheet(load_config(config).workbook_path, "Log")
-    assert len(log) == 158 and {r["Status"] for r in log} == {"done"}
+    assert len(log) == 160 and {r["Status"] for r in log} == {"done"}
 
 
 def test_throttled_calls_are_slowed_down_not_lost(make_emu, tmp_path: Path):
@@ -90,25 +92,26 @@ def test_throttled_calls_are_slowed_down_not_lost(make_emu, tmp_path: Path):
 
     assert_applied_once(emu.url, plan)
     assert before - emu.balance == plan_cost(plan).total
-    # Setup (2 types), checks (2 types, balance), 158 actions, 1 listing, balance after:
+    # Setup (2 types), checks (2 types, balance), 160 actions, 1 listing, balance after:
     # anything beyond that was a throttled request that was retried.
-    assert sum(emu.calls.values()) > 2 + 3 + 158 + 1 + 1
+    assert sum(emu.calls.values()) > 2 + 3 + 160 + 1 + 1
 
 
 def test_actions_pending_after_a_crash_are_checked_not_resent(wave: Path, emu, tmp_path: Path):
     """A crash between sending and recording: MTurk has the change, the ledger says pending."""
     settings = load_config(wave)
     plan = plan_for(wave, tmp_path)
-    approve = next(d for d in plan.decisions if d.decision.value == "approve" and d.status == "Submitted" and d.bonus)
+    approve = next(d for d in plan.decisions if d.decision.value == "approve" and d.state is State.PENDING and d.bonus)
     reject = next(d for d in plan.decisions if d.decision.value == "reject")
     market = connect(emu.url)
-    market.approve(approve.assignment_id)
-    market.reject(reject.assignment_id, reject.feedback)
-    market.send_bonus(approve.worker_id, approve.assignment_id, approve.bonus, "x", "sometokenfromthecrashedrun")
-    with Ledger(settings.ledger_path, plan.environment, plan.wave) as ledger:
-        ledger.pending(Action(Kind.APPROVE, approve.assignment_id, approve.worker_id, approve.hit_id))
-        ledger.pending(Action(Kind.REJECT, reject.assignment_id, reject.worker_id, reject.hit_id))
-        ledger.pending(Action(Kind.BONUS, approve.assignment_id, approve.worker_id, approve.hit_id, amount=approve.bonus))
+    client(emu.url).approve_assignment(AssignmentId=approve.submission_id)
+    client(emu.url).reject_assignment(AssignmentId=reject.submission_id, RequesterFeedback=reject.feedback)
+    client(emu.url).send_bonus(WorkerId=approve.participant_id, AssignmentId=approve.submission_id,
+                               BonusAmount=str(approve.bonus), Reason="x", UniqueRequestToken="sometokenfromthecrashedrun")
+    with Ledger(settings.ledger_path, canonical_environment(plan.environment), plan.wave) as ledger:
+        ledger.pending(Action(Kind.APPROVE, approve.submission_id, approve.participant_id, approve.task_id))
+        ledger.pending(Action(Kind.REJECT, reject.submission_id, reject.participant_id, reject.task_id))
+        ledger.pending(Action(Kind.BONUS, approve.submission_id, approve.participant_id, approve.task_id, amount=approve.bonus))
     approvals, rejections = emu.calls["ApproveAssignment"], emu.calls["RejectAssignment"]
     gets = emu.calls["GetAssignment"]
 
@@ -120,8 +123,8 @@ def test_actions_pending_after_a_crash_are_checked_not_resent(wave: Path, emu, t
     assert emu.calls["GetAssignment"] - gets == 2
     assert_applied_once(emu.url, plan)
     log = {(r["Action"], r["AssignmentId"]): r for r in sheet(settings.workbook_path, "Log")}
-    assert "interrupted run" in log[("approve", approve.assignment_id)]["Detail"]
-    assert "ListBonusPayments" in log[("bonus", approve.assignment_id)]["Detail"]
+    assert "interrupted run" in log[("approve", approve.submission_id)]["Detail"]
+    assert "ListBonusPayments" in log[("bonus", approve.submission_id)]["Detail"]
 
 
 def _ledger_count(path: Path, where: str) -> int:
@@ -157,7 +160,7 @@ def test_sigkill_part_way_then_resume_applies_every_action_once(tmp_path: Path):
         resumed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
         assert resumed.returncode == 0, resumed.stderr
-        assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in resumed.stdout
+        assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 89 qualification grants; 0 failed." in resumed.stdout
         assert_applied_once(url, plan)
         assert before - balance(url) == plan_cost(plan).total == Decimal("111.16")
     finally:
@@ -168,13 +171,14 @@ def test_sigkill_part_way_then_resume_applies_every_action_once(tmp_path: Path):
 def test_work_changed_on_the_website_meanwhile_is_skipped_not_overridden(wave: Path, emu, tmp_path: Path):
     settings = load_config(wave)
     plan = plan_for(wave, tmp_path)
-    d = next(d for d in plan.decisions if d.decision.value == "approve" and d.status == "Submitted" and d.bonus)
-    r = next(d for d in plan.decisions if d.decision.value == "reject" and d.status == "Submitted")
-    eligible = next(q.qualification_type_id for q in plan.qualifications if q.role == "eligible_worker")
-    prev = next(q.qualification_type_id for q in plan.qualifications if q.role == "prev_worker")
-    assert d.worker_id in {q.worker_id for q in plan.qualifications if q.role == "eligible_worker"}
-    connect(emu.url).reject(d.assignment_id, "Rejected by hand on the requester website.")
-    connect(emu.url).approve(r.assignment_id)
+    d = next(d for d in plan.decisions if d.decision.value == "approve" and d.state is State.PENDING and d.bonus)
+    r = next(d for d in plan.decisions if d.decision.value == "reject" and d.state is State.PENDING)
+    eligible = next(q.group_id for q in plan.qualifications if q.role == "eligible_worker")
+    prev = next(q.group_id for q in plan.qualifications if q.role == "prev_worker")
+    assert d.participant_id in {q.participant_id for q in plan.qualifications if q.role == "eligible_worker"}
+    client(emu.url).reject_assignment(AssignmentId=d.submission_id,
+                                      RequesterFeedback="Rejected by hand on the requester website.")
+    client(emu.url).approve_assignment(AssignmentId=r.submission_id)
     seen = []
 
     result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes, market=connect(emu.url),
@@ -183,27 +187,27 @@ def test_work_changed_on_the_website_meanwhile_is_skipped_not_overridden(wave: P
     # d: its approval, its bonus and its Eligible_Worker grant; r: its rejection.
     assert not result.failed and len(result.skipped) == 4
     assert "4 skipped, 0 failed." in result.summary_line()
-    assert emu.assignment(d.assignment_id).status == "Rejected"
-    assert emu.assignment(r.assignment_id).status == "Approved"
-    assert all(b.assignment_id != d.assignment_id for b in emu.bonuses)
-    assert d.worker_id not in granted(emu.url, eligible) and d.worker_id in granted(emu.url, prev)
+    assert emu.assignment(d.submission_id).status == "Rejected"
+    assert emu.assignment(r.submission_id).status == "Approved"
+    assert all(b.assignment_id != d.submission_id for b in emu.bonuses)
+    assert d.participant_id not in granted(emu.url, eligible) and d.participant_id in granted(emu.url, prev)
     log = {(row["Action"], row["AssignmentId"] or row["WorkerId"], row["Detail"].split(";")[0]): row
            for row in sheet(settings.workbook_path, "Log")}
-    assert log[("approve", d.assignment_id, "Rejected on MTurk")]["Status"] == "skipped"
-    assert "Rejected on MTurk" in log[("bonus", d.assignment_id, "not sent: Rejected on MTurk")]["Detail"]
-    grant = log[("grant", d.worker_id, f"qualification {eligible}")]
-    assert grant["Status"] == "skipped" and f"the approval of {d.assignment_id} was skipped" in grant["Detail"]
-    assert log[("grant", d.worker_id, f"qualification {prev}")]["Status"] == "done"
-    assert log[("reject", r.assignment_id, "Approved on MTurk")]["Detail"] == "Approved on MTurk; not rejected"
-    assert seen[-1][:2] == (158, 158) and {label for _, _, label in seen} == {
+    assert log[("approve", d.submission_id, "Rejected on MTurk")]["Status"] == "skipped"
+    assert "Rejected on MTurk" in log[("bonus", d.submission_id, "not sent: Rejected on MTurk")]["Detail"]
+    grant = log[("grant", d.participant_id, f"qualification {eligible}")]
+    assert grant["Status"] == "skipped" and f"the approval of {d.submission_id} was skipped" in grant["Detail"]
+    assert log[("grant", d.participant_id, f"qualification {prev}")]["Status"] == "done"
+    assert log[("reject", r.submission_id, "Approved on MTurk")]["Detail"] == "Approved on MTurk; not rejected"
+    assert seen[-1][:2] == (160, 160) and {label for _, _, label in seen} == {
         "approvals", "rejections", "bonuses", "qualification grants"}
 
 
 def test_a_bonus_paid_by_hand_with_another_amount_is_left_for_a_person(wave: Path, emu, tmp_path: Path):
     plan = plan_for(wave, tmp_path)
-    d = next(d for d in plan.decisions if d.decision.value == "approve" and d.status == "Submitted"
+    d = next(d for d in plan.decisions if d.decision.value == "approve" and d.state is State.PENDING
              and d.bonus == Decimal("1.00"))
-    client(emu.url).send_bonus(WorkerId=d.worker_id, AssignmentId=d.assignment_id, BonusAmount="0.25",
+    client(emu.url).send_bonus(WorkerId=d.participant_id, AssignmentId=d.submission_id, BonusAmount="0.25",
                                Reason="A top-up sent by hand.", UniqueRequestToken="by-hand-1")
 
     result = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
@@ -213,15 +217,15 @@ def test_a_bonus_paid_by_hand_with_another_amount_is_left_for_a_person(wave: Pat
     assert why in result.output
     # Only what was paid in this wave counts: 27.88 planned, less the 1.00 not sent.
     assert "28 bonuses (26.88 USD)" in result.output and "1 failed." in result.output
-    assert [b.amount for b in emu.bonuses if b.assignment_id == d.assignment_id] == [Decimal("0.25")]
+    assert [b.amount for b in emu.bonuses if b.assignment_id == d.submission_id] == [Decimal("0.25")]
     log = {(r["Action"], r["AssignmentId"]): r for r in sheet(load_config(wave).workbook_path, "Log")}
-    row = log[("bonus", d.assignment_id)]
+    row = log[("bonus", d.submission_id)]
     assert (row["Amount"], row["Status"]) == ("0.25", "failed") and why in row["Detail"]
 
     # Never sent automatically: the next run says the same again.
     again = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
     assert again.exit_code == 2 and why in again.output
-    assert [b.amount for b in emu.bonuses if b.assignment_id == d.assignment_id] == [Decimal("0.25")]
+    assert [b.amount for b in emu.bonuses if b.assignment_id == d.submission_id] == [Decimal("0.25")]
 
 
 def test_a_malformed_bonus_listing_fails_that_hits_bonuses_and_the_rest_goes_on(wave: Path, emu, monkeypatch):
@@ -234,19 +238,19 @@ def test_a_malformed_bonus_listing_fails_that_hits_bonuses_and_the_rest_goes_on(
 
     assert result.exit_code == 2, result.output
     assert "unexpected error" not in result.output
-    assert "Applied: 37 approvals, 5 rejections, 0 bonuses (0.00 USD), 87 qualification grants; 29 failed." in result.output
-    assert "could not list the HIT's bonuses (InvalidOperation" in result.output
+    assert "Applied: 37 approvals, 5 rejections, 0 bonuses (0.00 USD), 89 qualification grants; 29 failed." in result.output
+    assert "could not read what MTurk already paid (InvalidOperation" in result.output
     assert emu.calls["SendBonus"] == 0
 
 
 def test_an_unexpected_error_while_sending_is_an_apply_failure_and_resumes(wave: Path, emu, tmp_path: Path,
                                                                            monkeypatch):
     plan = plan_for(wave, tmp_path)
-    worker = plan.qualifications[0].worker_id
+    worker = plan.qualifications[0].participant_id
     record = Ledger.record
 
     def broken(self, action, status, **kwargs):
-        if action.kind is Kind.GRANT and action.worker_id == worker:
+        if action.kind is Kind.GRANT and action.participant_id == worker:
             raise sqlite3.OperationalError("disk I/O error")
         return record(self, action, status, **kwargs)
 
@@ -256,8 +260,8 @@ def test_an_unexpected_error_while_sending_is_an_apply_failure_and_resumes(wave:
     assert result.exit_code == 2, result.output
     assert "unexpected error (OperationalError: disk I/O error)" in result.output
     assert "The ledger keeps what was done" in result.output and "run the same command again to resume" in result.output
-    with Ledger(load_config(wave).ledger_path, plan.environment, plan.wave) as ledger:
-        statuses = {(e.kind, e.worker_id): e.status for e in ledger.entries().values() if e.kind == "grant"}
+    with Ledger(load_config(wave).ledger_path, canonical_environment(plan.environment), plan.wave) as ledger:
+        statuses = {(e.kind, e.participant_id): e.status for e in ledger.entries().values() if e.kind == "grant"}
     assert "done" not in {s for (k, w), s in statuses.items() if w == worker}  # never confirmed, never done
 
     monkeypatch.undo()

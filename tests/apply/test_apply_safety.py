@@ -8,10 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from apply_support import MONEY_OPS, NOW_ARG, create_qualification_types, plan_for, write_wave
+from apply_support import MONEY_OPS, NOW_ARG, client, create_qualification_types, plan_for, write_wave
 from typer.testing import CliRunner
 
-from bridge.apply import Ledger, apply_plan, connect
+from bridge.apply import Ledger, apply_plan
+from bridge.panels.mturk.adapter import MTurkMarketplace, canonical_environment, connect
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.errors import InputError, SafetyRefusal
@@ -56,7 +57,7 @@ def _no_client(*args, **kwargs):
 
 def test_production_without_yes_is_refused_before_any_client(tmp_path: Path, monkeypatch):
     config = write_wave(tmp_path / "wave", "production")
-    monkeypatch.setattr("bridge.apply.client.make_mturk_client", _no_client)
+    monkeypatch.setattr("bridge.panels.mturk.adapter.make_mturk_client", _no_client)
     monkeypatch.setattr("boto3.Session", _no_client)
     result = run("close-out", config, "--apply", *NOW_ARG)
     assert result.exit_code == 3, result.output
@@ -66,7 +67,7 @@ def test_production_without_yes_is_refused_before_any_client(tmp_path: Path, mon
 def test_the_production_endpoint_url_is_production(wave: Path, emu, tmp_path: Path, monkeypatch):
     # Written out as a URL, production is still refused without --yes before any client...
     config = write_wave(tmp_path / "prod", PRODUCTION_URL)
-    monkeypatch.setattr("bridge.apply.client.make_mturk_client", _no_client)
+    monkeypatch.setattr("bridge.panels.mturk.adapter.make_mturk_client", _no_client)
     result = run("close-out", config, "--apply", *NOW_ARG)
     assert result.exit_code == 3, result.output
     assert "production (real money)" in result.output
@@ -82,10 +83,11 @@ def test_the_production_endpoint_url_is_production(wave: Path, emu, tmp_path: Pa
         return False
 
     with pytest.raises(SafetyRefusal):
-        apply_plan(plan, settings, workbook=tmp_path / "w.xlsx", confirm=decline, market=connect(emu.url))
+        apply_plan(plan, settings, workbook=tmp_path / "w.xlsx", confirm=decline,
+                   market=MTurkMarketplace(lambda: client(emu.url), PRODUCTION_URL))
     assert seen[0].environment == "production"
-    assert seen[0].lines()[0] == f"MTurk production ({PRODUCTION_URL.rstrip('/')}): REAL MONEY"
-    with Ledger(settings.ledger_path, PRODUCTION_URL, plan.wave) as ledger:
+    assert seen[0].lines()[0] == "MTurk production: REAL MONEY"
+    with Ledger(settings.ledger_path, canonical_environment(PRODUCTION_URL), plan.wave) as ledger:
         assert ledger.environment == "production"
     assert money_calls(emu) == 0
 
@@ -112,8 +114,8 @@ def test_declined_confirmation_sends_nothing(wave: Path, emu, monkeypatch):
     monkeypatch.setattr("bridge.cli._can_ask", lambda: True)
     result = run("close-out", wave, "--apply", *NOW_ARG, input="n\n")
     assert result.exit_code == 3, result.output
-    assert "Send this to MTurk" in result.output and "Not confirmed" in result.output
-    assert "To send: 37 approvals, 5 rejections, 29 bonuses, 87 qualification grants" in result.output
+    assert "Send this to the MTurk endpoint" in result.output and "Not confirmed" in result.output
+    assert "To send: 37 approvals, 5 rejections, 29 bonuses, 89 qualification grants" in result.output
     assert money_calls(emu) == 0
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from apply_support import SAMPLE, plan_for
 
-from bridge.apply import Action, Kind, Ledger, bonus_token, log_rows, plan_actions
-from bridge.apply.client import MarketplaceError, canonical_environment
+from bridge.models import State
+from bridge.apply import Action, Kind, Ledger, log_rows, plan_actions
+from bridge.apply.market import MarketplaceError
+from bridge.panels.mturk.adapter import bonus_token, canonical_environment, duplicate_token, status_conflict
 
 
 def test_plan_actions_follow_the_decisions(tmp_path: Path):
@@ -20,13 +22,13 @@ def test_plan_actions_follow_the_decisions(tmp_path: Path):
     stages = [stage[a.kind] for a in actions]
     assert stages == sorted(stages)  # approvals and rejections, then bonuses, then grants
     by_kind = {k: [a for a in actions if a.kind is k] for k in Kind}
-    review = {d.assignment_id for d in plan.decisions if d.decision.value == "review"}
-    decided = {d.assignment_id for d in plan.decisions if d.status != "Submitted"}
-    sent = {a.assignment_id for a in by_kind[Kind.APPROVE] + by_kind[Kind.REJECT]}
+    review = {d.submission_id for d in plan.decisions if d.decision.value == "review"}
+    decided = {d.submission_id for d in plan.decisions if d.state is not State.PENDING}
+    sent = {a.submission_id for a in by_kind[Kind.APPROVE] + by_kind[Kind.REJECT]}
     assert not sent & review and not sent & decided
     assert all(a.text for a in by_kind[Kind.REJECT])  # RejectAssignment needs feedback
     assert all(a.amount and a.amount > 0 and a.text == plan.bonus_reason for a in by_kind[Kind.BONUS])
-    assert not {a.assignment_id for a in by_kind[Kind.BONUS]} & review
+    assert not {a.submission_id for a in by_kind[Kind.BONUS]} & review
     assert len(by_kind[Kind.GRANT]) == len(plan.qualifications)
 
 
@@ -42,7 +44,7 @@ def test_bonus_token_is_deterministic_and_fits():
 def test_ledger_keeps_every_state_change_across_connections(tmp_path: Path):
     path = tmp_path / "ledger.sqlite"
     bonus = Action(Kind.BONUS, "3ASG", "AWORKER", "3HIT", amount=Decimal("1.50"))
-    grant = Action(Kind.GRANT, worker_id="AWORKER", qualification_type_id="3QUAL")
+    grant = Action(Kind.GRANT, participant_id="AWORKER", group_id="3QUAL")
     with Ledger(path, "sandbox", "w1") as ledger:
         ledger.pending(bonus)
         ledger.pending(grant)
@@ -55,7 +57,7 @@ def test_ledger_keeps_every_state_change_across_connections(tmp_path: Path):
         ledger.pending(grant)
         ledger.record(grant, "done", request_id="req-1")
         assert ledger.entries()[ledger.key(grant)].attempts == 2
-        rows = log_rows(ledger)
+        rows = log_rows(ledger, "qualification")
         assert [(r.action, r.status) for r in rows] == [("bonus", "pending"), ("grant", "done")]
         assert rows[1].detail == "qualification 3QUAL; RequestId req-1"
     with Ledger(path, "production", "w1") as other:
@@ -65,9 +67,9 @@ def test_ledger_keeps_every_state_change_across_connections(tmp_path: Path):
 
 
 def test_marketplace_errors_are_classified():
-    assert MarketplaceError("RequestError", "This operation can be called with a status of: Submitted (1)").status_conflict
-    assert MarketplaceError("RequestError", 'The idempotency token "x" has already been processed. (1)').duplicate_token
-    assert not MarketplaceError("ServiceFault", "We encountered an internal error.").status_conflict
+    assert status_conflict(MarketplaceError("RequestError", "This operation can be called with a status of: Submitted (1)"))
+    assert duplicate_token(MarketplaceError("RequestError", 'The idempotency token "x" has already been processed. (1)'))
+    assert not status_conflict(MarketplaceError("ServiceFault", "We encountered an internal error."))
 
 
 def test_canonical_environment_names_each_environment_once():
@@ -89,10 +91,10 @@ def test_bonus_tokens_and_ledger_keys_ignore_the_emulator_port_and_spelling(tmp_
     assert bonus_token("https://mturk-requester.us-east-1.amazonaws.com/", "w1", "3ASG") == bonus_token(
         "production", "w1", "3ASG")
     bonus = Action(Kind.BONUS, "3ASG", "AWORKER", "3HIT", amount=Decimal("1.50"))
-    with Ledger(tmp_path / "l.sqlite", spellings[0], "w1") as ledger:
+    with Ledger(tmp_path / "l.sqlite", canonical_environment(spellings[0]), "w1") as ledger:
         ledger.record(bonus, "done")
         key = ledger.key(bonus)
-    with Ledger(tmp_path / "l.sqlite", spellings[1], "w1") as ledger:
+    with Ledger(tmp_path / "l.sqlite", canonical_environment(spellings[1]), "w1") as ledger:
         assert ledger.key(bonus) == key and ledger.entries()[key].status == "done"
-    with Ledger(tmp_path / "l.sqlite", "https://mturk-requester.us-east-1.amazonaws.com", "w1") as ledger:
+    with Ledger(tmp_path / "l.sqlite", canonical_environment("https://mturk-requester.us-east-1.amazonaws.com"), "w1") as ledger:
         assert ledger.environment == "production" and ledger.entries() == {}

@@ -41,7 +41,7 @@ def test_close_out_apply_applies_the_whole_wave_once(wave: Path, emu, tmp_path: 
 
     assert result.exit_code == 0, result.output
     listings = emu.calls["ListBonusPayments"]
-    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in result.output
+    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 89 qualification grants; 0 failed." in result.output
     assert "rewards 55.50 + bonuses 27.88 + fees 27.78 = 111.16 USD" in result.output
     assert_applied_once(emu.url, plan)
     assert before - balance(emu.url) == plan_cost(plan).total  # to the cent
@@ -51,11 +51,11 @@ def test_close_out_apply_applies_the_whole_wave_once(wave: Path, emu, tmp_path: 
 
     workbook = wave.parent / "out" / "sample-wave-1-reconciliation.xlsx"
     log = sheet(workbook, "Log")
-    assert len(log) == len(plan_actions(plan)) == 37 + 5 + 29 + 87
+    assert len(log) == len(plan_actions(plan)) == 37 + 5 + 29 + 89
     assert {r["Status"] for r in log} == {"done"}
     assert [r["Action"] for r in log] == sorted((r["Action"] for r in log), key=["approve", "reject", "bonus", "grant"].index)
     bonus_rows = {r["AssignmentId"]: r["Amount"] for r in log if r["Action"] == "bonus"}
-    assert bonus_rows == {d.assignment_id: f"{d.bonus:.2f}" for d in plan.decisions if d.decision.value == "approve" and d.bonus}
+    assert bonus_rows == {d.submission_id: f"{d.bonus:.2f}" for d in plan.decisions if d.decision.value == "approve" and d.bonus}
     summary = {r["Item"]: r["Value"] for r in sheet(workbook, "Summary")}
     assert summary["Account balance (USD)"] == f"{balance(emu.url):.2f}"
 
@@ -70,12 +70,12 @@ def test_second_run_sends_no_money(wave: Path, emu):
 
     assert again.exit_code == 0, again.output
     assert "Nothing to send" in again.output
-    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in again.output
+    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 89 qualification grants; 0 failed." in again.output
     assert {op: emu.calls[op] for op in MONEY_OPS} == money
     assert emu.calls["AssociateQualificationWithWorker"] == grants
     assert emu.balance == before
     log = sheet(wave.parent / "out" / "sample-wave-1-reconciliation.xlsx", "Log")
-    assert len(log) == 158 and {r["Status"] for r in log} == {"done"}  # the resumed record shows everything
+    assert len(log) == 160 and {r["Status"] for r in log} == {"done"}  # the resumed record shows everything
 
 
 def test_ledger_lost_still_pays_nothing_twice(wave: Path, emu):
@@ -105,10 +105,10 @@ def test_dry_run_sends_nothing(wave: Path, emu):
 def test_demo_applies_the_sample_wave_in_the_emulator(tmp_path: Path):
     result = run("demo", "--out", tmp_path)
     assert result.exit_code == 0, result.output
-    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in result.output
+    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 89 qualification grants; 0 failed." in result.output
     assert "Emulator balance: 10000.00 -> 9888.84 USD" in result.output
     log = sheet(tmp_path / "sample-wave-1-reconciliation.xlsx", "Log")
-    assert len(log) == 158
+    assert len(log) == 160
     # A fresh ledger each time: the second demo moves money again.
     again = run("demo", "--out", tmp_path)
     assert "Emulator balance: 10000.00 -> 9888.84 USD" in again.output
@@ -150,7 +150,7 @@ def test_a_workbook_that_cannot_be_written_after_applying_still_shows_the_summar
     result = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
 
     assert result.exit_code == 2, result.output
-    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 87 qualification grants; 0 failed." in result.output
+    assert "Applied: 37 approvals, 5 rejections, 29 bonuses (27.88 USD), 89 qualification grants; 0 failed." in result.output
     assert "cannot write the workbook" in result.output
     assert "the ledger holds what was done" in result.output and "rewrite the workbook and its Log" in result.output
     assert "Workbook (with the Log)" not in result.output
@@ -163,7 +163,7 @@ def test_a_workbook_that_cannot_be_written_after_applying_still_shows_the_summar
     again = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
     assert again.exit_code == 0, again.output
     assert {op: emu.calls[op] for op in MONEY_OPS} == money
-    assert len(sheet(workbook, "Log")) == 158
+    assert len(sheet(workbook, "Log")) == 160
 
 
 def test_a_paid_bonus_the_plan_now_changes_is_reported_not_resent(wave: Path, emu, tmp_path: Path):
@@ -177,7 +177,7 @@ def test_a_paid_bonus_the_plan_now_changes_is_reported_not_resent(wave: Path, em
     again = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
 
     assert again.exit_code == 0, again.output
-    assert re.search(rf"warning: assignment {d.assignment_id}: bonus already paid 0.50 on \d{{4}}-\d\d-\d\d; "
+    assert re.search(rf"warning: assignment {d.submission_id}: bonus already paid 0.50 on \d{{4}}-\d\d-\d\d; "
                      r"the plan now says 0.75, which cannot be changed here", again.output), again.output
     assert emu.calls["SendBonus"] == sent
-    assert dict(bonuses(emu.url, plan.hits))[d.assignment_id] == Decimal("0.50")
+    assert dict(bonuses(emu.url, plan.tasks))[d.submission_id] == Decimal("0.50")

@@ -12,7 +12,7 @@ from mturk_support import OTHER_WORKER, WORKER
 
 from bridge.panels.mturk.emulator.state import answers_xml
 from bridge.panels.mturk.api import ANSWER_NAMESPACE
-from bridge.models import Assignment, Hit, MTurkTable
+from bridge.models import State, Submission, SubmissionTable, Task
 
 P808 = Path(__file__).resolve().parents[3] / "shared" / "realworld" / "mturk_batch_results_P808.csv"
 NS = {"q": ANSWER_NAMESPACE}
@@ -33,21 +33,21 @@ def test_answers_xml_escapes_and_round_trips():
     assert parse_answers(answers_xml({})) == {}
 
 
-def _table(clock) -> MTurkTable:
+def _table(clock) -> SubmissionTable:
     now = clock.now
-    hit = Hit("3SEEDHIT", hit_type_id="3SEEDTYPE", title="Survey", reward=Decimal("0.80"), max_assignments=12,
-              auto_approval_delay_seconds=3 * 86400, creation_time=now - timedelta(days=10))
+    hit = Task("3SEEDHIT", type_id="3SEEDTYPE", title="Survey", reward=Decimal("0.80"), places=12,
+               auto_approval_delay_seconds=3 * 86400, created_at=now - timedelta(days=10))
     old = now - timedelta(days=8)
     recent = now - timedelta(hours=2)
-    return MTurkTable("synthetic", {"3SEEDHIT": hit}, [
-        Assignment("3SEEDA1", WORKER, "3SEEDHIT", "Submitted", accept_time=old - timedelta(minutes=9),
-                   submit_time=old, auto_approval_time=old + timedelta(days=3), answers={"surveycode": "111"}),
-        Assignment("3SEEDA2", OTHER_WORKER, "3SEEDHIT", "Submitted", submit_time=recent,
+    return SubmissionTable("synthetic", {"3SEEDHIT": hit}, [
+        Submission("3SEEDA1", WORKER, "3SEEDHIT", State.PENDING, "Submitted", started_at=old - timedelta(minutes=9),
+                   submitted_at=old, auto_approval_time=old + timedelta(days=3), answers={"surveycode": "111"}),
+        Submission("3SEEDA2", OTHER_WORKER, "3SEEDHIT", State.PENDING, "Submitted", submitted_at=recent,
                    auto_approval_time=recent + timedelta(days=3), answers={"surveycode": "222"}),
-        Assignment("3SEEDA3", "AWORKER3", "3SEEDHIT", "Approved", submit_time=old, approval_time=old,
+        Submission("3SEEDA3", "AWORKER3", "3SEEDHIT", State.APPROVED, "Approved", submitted_at=old, approved_at=old,
                    answers={"surveycode": "333"}),
-        Assignment("3SEEDA4", "AWORKER4", "3SEEDHIT", "Rejected", submit_time=old, rejection_time=old,
-                   requester_feedback="Wrong code", answers={"surveycode": "444"}),
+        Submission("3SEEDA4", "AWORKER4", "3SEEDHIT", State.REJECTED, "Rejected", submitted_at=old, rejected_at=old,
+                   feedback="Wrong code", answers={"surveycode": "444"}),
     ])
 
 
@@ -57,10 +57,10 @@ def test_seed_table_keeps_statuses_times_and_answers(emu, client, clock):
     listed = client.list_assignments_for_hit(HITId="3SEEDHIT")["Assignments"]
     assert [a["AssignmentStatus"] for a in listed] == ["Submitted", "Submitted", "Approved", "Rejected"]
     first, second, _, rejected = listed
-    assert first["SubmitTime"].timestamp() == table.assignments[0].submit_time.timestamp()
+    assert first["SubmitTime"].timestamp() == table.submissions[0].submitted_at.timestamp()
     # Its AutoApprovalTime had passed: re-armed so it stays Submitted, as the file says.
     assert first["AutoApprovalTime"].timestamp() == (clock.now + timedelta(days=3)).timestamp()
-    assert second["AutoApprovalTime"].timestamp() == table.assignments[1].auto_approval_time.timestamp()
+    assert second["AutoApprovalTime"].timestamp() == table.submissions[1].auto_approval_time.timestamp()
     assert rejected["RequesterFeedback"] == "Wrong code"
     assert parse_answers(first["Answer"]) == {"surveycode": "111"}
     hit = client.get_hit(HITId="3SEEDHIT")["HIT"]
@@ -88,11 +88,11 @@ def test_seed_batch_from_the_real_p808_file(emu, client):
     listed = [a for p in pages for a in p["Assignments"]]
     assert len(listed) == 349 and {a["AssignmentStatus"] for a in listed} == {"Submitted"}
     table = read_batch_results(P808)
-    by_id = {a.assignment_id: a for a in table.assignments}
+    by_id = {a.submission_id: a for a in table.submissions}
     for a in listed:
         source = by_id[a["AssignmentId"]]
-        assert a["WorkerId"] == source.worker_id
-        assert a["SubmitTime"].timestamp() == source.submit_time.timestamp()
+        assert a["WorkerId"] == source.participant_id
+        assert a["SubmitTime"].timestamp() == source.submitted_at.timestamp()
         assert parse_answers(a["Answer"]) == source.answers
     client.approve_assignment(AssignmentId=listed[0]["AssignmentId"])
     assert emu.balance == Decimal("10000.00") - Decimal("0.07")  # 0.05 + 0.02 (40%, MaxAssignments 500)

@@ -11,7 +11,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from bridge.panels.mturk.emulator import MTurkEmulator
-from bridge.models import MTurkTable
+from bridge.models import SubmissionTable
 from bridge.panels.mturk.reader import read_batch_results
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ class FixedClock:
         return self.now
 
 
-def seeded(path: Path) -> tuple[MTurkEmulator, MTurkTable]:
+def seeded(path: Path) -> tuple[MTurkEmulator, SubmissionTable]:
     """An emulator (not yet serving) holding the batch file's HITs and assignments, and the
     CSV reader's table of that file.
 
@@ -63,7 +63,7 @@ def seeded(path: Path) -> tuple[MTurkEmulator, MTurkTable]:
     assignment keeps the AutoApprovalTime of the file (no auto-approval, no fresh time).
     """
     table = read_batch_results(path)
-    due = [a.auto_approval_time for a in table.assignments if a.auto_approval_time is not None]
+    due = [a.auto_approval_time for a in table.submissions if a.auto_approval_time is not None]
     start = min(due) - timedelta(hours=1)
     emulator = MTurkEmulator(clock=FixedClock(start))
     emulator.seed_table(table)
@@ -102,41 +102,41 @@ def _second(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(microsecond=0)
 
 
-def table_differences(api: MTurkTable, csv: MTurkTable) -> list[str]:
+def table_differences(api: SubmissionTable, csv: SubmissionTable) -> list[str]:
     """What differs between the two readings of the same wave (empty: none)."""
     problems: list[str] = []
-    by_id = {a.assignment_id: a for a in api.assignments}
-    if len(by_id) != len(api.assignments):
+    by_id = {a.submission_id: a for a in api.submissions}
+    if len(by_id) != len(api.submissions):
         problems.append("the API table repeats an assignment")
-    if set(by_id) != {a.assignment_id for a in csv.assignments}:
-        problems.append(f"assignment ids differ: {sorted(set(by_id) ^ {a.assignment_id for a in csv.assignments})[:5]}")
-    for want in csv.assignments:
-        got = by_id.get(want.assignment_id)
+    if set(by_id) != {a.submission_id for a in csv.submissions}:
+        problems.append(f"assignment ids differ: {sorted(set(by_id) ^ {a.submission_id for a in csv.submissions})[:5]}")
+    for want in csv.submissions:
+        got = by_id.get(want.submission_id)
         if got is None:
             continue
-        for f in ("worker_id", "hit_id", "status", "answers", "requester_feedback", "work_time_seconds"):
+        for f in ("participant_id", "task_id", "status", "answers", "feedback", "time_taken_seconds"):
             if getattr(got, f) != getattr(want, f):
-                problems.append(f"{want.assignment_id} {f}: API {getattr(got, f)!r} CSV {getattr(want, f)!r}")
-        times = ["accept_time", "submit_time", "approval_time", "rejection_time"]
+                problems.append(f"{want.submission_id} {f}: API {getattr(got, f)!r} CSV {getattr(want, f)!r}")
+        times = ["started_at", "submitted_at", "approved_at", "rejected_at"]
         # The API sends AutoApprovalTime only while the work is Submitted; the CSV keeps it.
         if want.status == "Submitted":
             times.append("auto_approval_time")
         for f in times:
             if _second(getattr(got, f)) != _second(getattr(want, f)):
-                problems.append(f"{want.assignment_id} {f}: API {getattr(got, f)} CSV {getattr(want, f)}")
+                problems.append(f"{want.submission_id} {f}: API {getattr(got, f)} CSV {getattr(want, f)}")
         if got.flags or got.source_row != 0:
-            problems.append(f"{want.assignment_id}: flags {got.flags}, source_row {got.source_row}")
-    if set(api.hits) != set(csv.hits):
-        problems.append(f"HITs differ: {sorted(api.hits)} vs {sorted(csv.hits)}")
-    for hit_id, want_hit in csv.hits.items():
-        got_hit = api.hits.get(hit_id)
+            problems.append(f"{want.submission_id}: flags {got.flags}, source_row {got.source_row}")
+    if set(api.tasks) != set(csv.tasks):
+        problems.append(f"HITs differ: {sorted(api.tasks)} vs {sorted(csv.tasks)}")
+    for hit_id, want_hit in csv.tasks.items():
+        got_hit = api.tasks.get(hit_id)
         if got_hit is None:
             continue
-        for f in ("reward", "max_assignments", "auto_approval_delay_seconds", "assignment_duration_seconds",
-                  "hit_type_id", "title", "description", "keywords"):
+        for f in ("reward", "places", "auto_approval_delay_seconds", "duration_limit_seconds",
+                  "type_id", "title", "description", "keywords"):
             if getattr(got_hit, f) != getattr(want_hit, f):
                 problems.append(f"HIT {hit_id} {f}: API {getattr(got_hit, f)!r} CSV {getattr(want_hit, f)!r}")
-        for f in ("creation_time", "expiration"):
+        for f in ("created_at", "expires_at"):
             if _second(getattr(got_hit, f)) != _second(getattr(want_hit, f)):
                 problems.append(f"HIT {hit_id} {f}: API {getattr(got_hit, f)} CSV {getattr(want_hit, f)}")
     if api.answer_fields != csv.answer_fields:

@@ -196,7 +196,7 @@ def test_a_profile_from_the_credentials_file(emu, tmp_path, monkeypatch):
     client = make_mturk_client(emu.url, profile="lab")
     auth = _capture_auth(client)
     table = fetch_assignments([hit_id], environment=emu.url, client=client)
-    assert [a.answers for a in table.assignments] == [{"surveycode": "9"}]
+    assert [a.answers for a in table.submissions] == [{"surveycode": "9"}]
     assert f"Credential={ACCESS_KEY}/" in auth[0]
 
 

@@ -18,33 +18,33 @@ T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
 def test_realworld_batch_same_table_as_the_csv(p808):
     emulator, csv = p808
-    api = fetch_assignments(list(csv.hits), environment=emulator.url)
-    assert len(api.assignments) == len(csv.assignments) == 349
+    api = fetch_assignments(list(csv.tasks), environment=emulator.url)
+    assert len(api.submissions) == len(csv.submissions) == 349
     assert table_differences(api, csv) == []
 
 
 def test_sample_wave_same_table_as_the_csv(sample_wave):
     emulator, csv = sample_wave
-    api = fetch_assignments(list(csv.hits), environment=emulator.url)
-    assert {a.status for a in api.assignments} == {"Submitted", "Approved"}
+    api = fetch_assignments(list(csv.tasks), environment=emulator.url)
+    assert {a.status for a in api.submissions} == {"Submitted", "Approved"}
     assert table_differences(api, csv) == []
-    hit = next(iter(api.hits.values()))
+    hit = next(iter(api.tasks.values()))
     assert hit.reward == Decimal("1.50") and isinstance(hit.reward, Decimal)
 
 
 def test_times_are_aware_utc(sample_wave):
     emulator, csv = sample_wave
-    api = fetch_assignments(list(csv.hits), environment=emulator.url)
-    a = next(a for a in api.assignments if a.status == "Submitted")
-    for value in (a.accept_time, a.submit_time, a.auto_approval_time):
+    api = fetch_assignments(list(csv.tasks), environment=emulator.url)
+    a = next(a for a in api.submissions if a.status == "Submitted")
+    for value in (a.started_at, a.submitted_at, a.auto_approval_time):
         assert value is not None and value.tzinfo is timezone.utc
-    hit = next(iter(api.hits.values()))
-    assert hit.creation_time.tzinfo is timezone.utc and hit.expiration.tzinfo is timezone.utc
+    hit = next(iter(api.tasks.values()))
+    assert hit.created_at.tzinfo is timezone.utc and hit.expires_at.tzinfo is timezone.utc
 
 
 def test_source_names_the_environment_and_hits(sample_wave):
     emulator, csv = sample_wave
-    (hit_id,) = csv.hits
+    (hit_id,) = csv.tasks
     api = fetch_assignments([hit_id], environment=emulator.url)
     assert api.source == f"MTurk API at {emulator.url} (HIT {hit_id})"
     # The environment named in `source` is the caller's, whatever endpoint the client uses.
@@ -61,11 +61,11 @@ def test_hit_fields(emu):
     hit_id = emu.add_hit(reward="0.75", max_assignments=9, auto_approval_delay_seconds=86400,
                          assignment_duration_seconds=1800, title="T", description="D", keywords="k1, k2",
                          hit_type_id="3TYPE", creation_time=T0, expiration=T0 + timedelta(days=3))
-    hit = fetch_assignments([hit_id], environment=emu.url).hits[hit_id]
-    assert (hit.reward, hit.max_assignments, hit.auto_approval_delay_seconds, hit.assignment_duration_seconds) == (
+    hit = fetch_assignments([hit_id], environment=emu.url).tasks[hit_id]
+    assert (hit.reward, hit.places, hit.auto_approval_delay_seconds, hit.duration_limit_seconds) == (
         Decimal("0.75"), 9, 86400, 1800)
-    assert (hit.hit_type_id, hit.title, hit.description, hit.keywords) == ("3TYPE", "T", "D", "k1, k2")
-    assert hit.creation_time == T0 and hit.expiration == T0 + timedelta(days=3)
+    assert (hit.type_id, hit.title, hit.description, hit.keywords) == ("3TYPE", "T", "D", "k1, k2")
+    assert hit.created_at == T0 and hit.expires_at == T0 + timedelta(days=3)
 
 
 def test_pagination_over_several_pages(emu):
@@ -76,12 +76,12 @@ def test_pagination_over_several_pages(emu):
     table = fetch_assignments(hits, environment=emu.url)
     assert emu.calls["ListAssignmentsForHIT"] > 2
     assert emu.calls["GetHIT"] == 2
-    assert [a.assignment_id for a in table.assignments if a.assignment_id in expected] == [
-        a.assignment_id for a in table.assignments]
-    assert {a.assignment_id for a in table.assignments} == expected and len(table.assignments) == 250
-    assert sorted(a.answers["surveycode"] for a in table.assignments) == [str(1000000 + n) for n in range(250)]
+    assert [a.submission_id for a in table.submissions if a.submission_id in expected] == [
+        a.submission_id for a in table.submissions]
+    assert {a.submission_id for a in table.submissions} == expected and len(table.submissions) == 250
+    assert sorted(a.answers["surveycode"] for a in table.submissions) == [str(1000000 + n) for n in range(250)]
     # Assignments are grouped by HIT, in the order the HITs were given.
-    assert [a.hit_id for a in table.assignments] == [hits[0]] * 125 + [hits[1]] * 125
+    assert [a.task_id for a in table.submissions] == [hits[0]] * 125 + [hits[1]] * 125
 
 
 def test_every_status_is_included(emu):
@@ -93,21 +93,21 @@ def test_every_status_is_included(emu):
                                   rejection_time=T0 + timedelta(hours=2), requester_feedback="Wrong code.",
                                   answers={"surveycode": "3"})
     table = fetch_assignments([hit_id], environment=emu.url)
-    by_id = {a.assignment_id: a for a in table.assignments}
+    by_id = {a.submission_id: a for a in table.submissions}
     assert {i: a.status for i, a in by_id.items()} == {
         submitted: "Submitted", approved: "Approved", rejected: "Rejected"}
-    assert by_id[approved].approval_time == T0 + timedelta(hours=1)
-    assert by_id[rejected].rejection_time == T0 + timedelta(hours=2)
-    assert by_id[rejected].requester_feedback == "Wrong code."
+    assert by_id[approved].approved_at == T0 + timedelta(hours=1)
+    assert by_id[rejected].rejected_at == T0 + timedelta(hours=2)
+    assert by_id[rejected].feedback == "Wrong code."
     assert by_id[submitted].auto_approval_time is not None and by_id[approved].auto_approval_time is None
-    assert all(a.source_row == 0 and a.flags == () for a in table.assignments)
+    assert all(a.source_row == 0 and a.flags == () for a in table.submissions)
 
 
 def test_work_time_is_submit_minus_accept(emu):
     hit_id = emu.add_hit()
     emu.add_assignment(hit_id, "AW1", accept_time=T0, submit_time=T0 + timedelta(seconds=754))
-    (a,) = fetch_assignments([hit_id], environment=emu.url).assignments
-    assert a.work_time_seconds == 754
+    (a,) = fetch_assignments([hit_id], environment=emu.url).submissions
+    assert a.time_taken_seconds == 754
 
 
 def test_duplicate_hit_ids_are_fetched_once(emu):
@@ -116,14 +116,14 @@ def test_duplicate_hit_ids_are_fetched_once(emu):
     emu.add_assignment(hit_id, "AW2")
     table = fetch_assignments([hit_id, hit_id, f" {hit_id} "], environment=emu.url)
     assert emu.calls["GetHIT"] == 1 and emu.calls["ListAssignmentsForHIT"] == 1
-    assert len(table.assignments) == 2 and list(table.hits) == [hit_id]
+    assert len(table.submissions) == 2 and list(table.tasks) == [hit_id]
     assert table.source.endswith(f"(HIT {hit_id})")
 
 
 def test_a_hit_without_assignments(emu):
     hit_id = emu.add_hit()
     table = fetch_assignments([hit_id], environment=emu.url)
-    assert table.assignments == [] and table.answer_fields == [] and hit_id in table.hits
+    assert table.submissions == [] and table.answer_fields == [] and hit_id in table.tasks
 
 
 def test_answer_fields_are_the_union_in_first_seen_order(emu):
@@ -166,7 +166,7 @@ def test_answer_xml_variants_over_the_wire(emu):
     for n, (name, xml) in enumerate(UNREADABLE_VARIANTS.items()):
         ids[name] = emu.add_assignment(hit_id, f"AX{n}", answers=xml)
     table = fetch_assignments([hit_id], environment=emu.url)
-    by_id = {a.assignment_id: a for a in table.assignments}
+    by_id = {a.submission_id: a for a in table.submissions}
     assert len(by_id) == len(ids)  # unreadable answers never drop an assignment
     for name, (_, expected) in VARIANTS.items():
         a = by_id[ids[name]]
@@ -174,7 +174,7 @@ def test_answer_xml_variants_over_the_wire(emu):
     for name in UNREADABLE_VARIANTS:
         a = by_id[ids[name]]
         assert (a.answers, a.flags) == ({}, (UNREADABLE,)), name
-        assert a.status == "Submitted" and a.worker_id.startswith("AX")
+        assert a.status == "Submitted" and a.participant_id.startswith("AX")
     assert table.answer_fields == ["surveycode", "colour", "langs", "pets", "file", "name"]
 
 
@@ -184,4 +184,4 @@ def test_localhost_spellings_work_without_credentials(emu, environment):
     emu.add_assignment(hit_id, "AW1", answers={"surveycode": "1"})
     port = emu.url.rsplit(":", 1)[1]
     table = fetch_assignments([hit_id], environment=environment.format(port=port))
-    assert [a.answers for a in table.assignments] == [{"surveycode": "1"}]
+    assert [a.answers for a in table.submissions] == [{"surveycode": "1"}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.models import QualtricsTable, Response
+from bridge.models import SurveyTable, Response
 from bridge.sources.qualtrics_csv import STATUS_CODES, read_qualtrics_csv
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "readers"
@@ -43,10 +43,10 @@ def test_qualtrics_case(qualtrics_case, read_case, check_attrs, check_error):
         check_attrs(table.responses[spec["i"]], spec, f"responses[{spec['i']}]")
 
 
-def _invariants(table: QualtricsTable, label: str) -> None:
+def _invariants(table: SurveyTable, label: str) -> None:
     """What holds for every file read: unique column names, every column of every response
     present and text, statuses as labels, line numbers increasing."""
-    assert isinstance(table, QualtricsTable)
+    assert isinstance(table, SurveyTable)
     assert table.source == label
     assert len(set(table.columns)) == len(table.columns), f"column names not unique: {table.columns}"
     assert "" not in table.columns and "ResponseId" in table.columns

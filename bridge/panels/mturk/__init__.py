@@ -1,1 +1,119 @@
-"""Amazon Mechanical Turk: the batch-results reader, the API source, the adapter and the emulator."""
+"""Amazon Mechanical Turk: the batch-results reader, the API source, the adapter, the emulator.
+
+`PANEL` describes MTurk to the panel-neutral core (`bridge.panels.Panel`). Submissions are
+assignments, tasks are HITs, participants are workers; a submission joins the survey on
+the completion code the worker pasted into the HIT (`[mturk] code_answer`). boto3 is
+imported only when the API is used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bridge.match import JoinKey, MatchOptions
+from bridge.models import Columns, SubmissionTable, Task, Terms
+from bridge.money import fee
+
+COLUMNS = Columns(submission="AssignmentId", participant="WorkerId", task="HITId", code="SubmittedCode",
+                  status="MTurkStatus", group="QualificationTypeId")
+_QUALIFICATION_ID = re.compile(r"^[A-Z0-9]+$")
+DEFAULT_CODE_COLUMN = "Random ID"
+# The US federal minimum wage the seeds recommend (SPEC §8).
+MINIMUM_WAGE = Decimal("7.25")
+
+
+@dataclass(frozen=True, slots=True)
+class MTurkFees:
+    """mturk.com pricing (FORMATS.md): `bridge.money.fee` on each reward and bonus."""
+
+    def fee(self, amount: Decimal, *, is_reward: bool, task: Task | None) -> Decimal:
+        return fee(amount, is_reward=is_reward, max_assignments=task.places if task else None,
+                   masters=bool(task and task.masters))
+
+
+class MTurkPanel:
+    key = "mturk"
+    name = "MTurk"
+    columns = COLUMNS
+
+    def config_problems(self, settings) -> list[str]:
+        from bridge.config import check_feedback
+
+        problems = []
+        for role in ("prev_worker", "eligible_worker"):
+            value = getattr(settings.qualifications, role)
+            if value is not None and not _QUALIFICATION_ID.match(value):
+                problems.append(f"[qualifications] {role}: {value!r} is not a qualification type id "
+                                "(upper-case letters and digits)")
+        rules = settings.rules
+        for key in ("reject_feedback", "too_fast_feedback", "attention_feedback"):
+            try:
+                check_feedback(getattr(rules, key))
+            except ValueError as exc:
+                problems.append(f"[rules] {key}: {exc}")
+        return problems
+
+    def read(self, settings, env: Mapping[str, str]) -> SubmissionTable:
+        m = settings.mturk
+        if m.csv is not None:
+            from bridge.panels.mturk.reader import read_batch_results
+
+            return read_batch_results(settings.resolve(m.csv), code_answer=m.code_answer)
+        from bridge.panels.mturk.api import fetch_assignments
+
+        return fetch_assignments(m.hit_ids or [], environment=m.environment, profile=m.profile,
+                                 code_answer=m.code_answer)
+
+    def column_problems(self, settings, table: SubmissionTable) -> list[str]:
+        from bridge.closeout import missing_column
+
+        answer = settings.mturk.code_answer
+        if answer in table.answer_fields or not table.submissions:
+            return []
+        return [missing_column(table.source, "[mturk] code_answer", f"Answer.{answer}",
+                               [f"Answer.{f}" for f in table.answer_fields])]
+
+    def match_options(self, settings) -> MatchOptions:
+        q = settings.qualtrics
+        return MatchOptions(key_column=q.code_column or DEFAULT_CODE_COLUMN, key=JoinKey.CODE,
+                            participant_column=q.participant, include_unfinished=q.include_unfinished,
+                            key_label=f"Answer.{settings.mturk.code_answer}", submissions_word="assignments")
+
+    def terms(self, settings, table: SubmissionTable) -> Terms:
+        return Terms(panel=self.name, currency="USD", fees=MTurkFees(), columns=COLUMNS,
+                     submissions_label="Submissions (assignments)", submission_word="assignment", task_word="HIT",
+                     group_word="qualification type",
+                     pay_floor=MINIMUM_WAGE, pay_floor_name="the US federal minimum wage")
+
+    def environment(self, settings) -> str:
+        return settings.mturk.environment
+
+    def canonical_environment(self, environment: str) -> str:
+        from bridge.panels.mturk.adapter import canonical_environment
+
+        return canonical_environment(environment)
+
+    def describe_environment(self, environment: str) -> str:
+        from bridge.panels.mturk.api import describe_environment
+
+        return describe_environment(environment)
+
+    def connect(self, settings, env: Mapping[str, str]):
+        from bridge.panels.mturk.adapter import connect
+
+        return connect(settings.mturk.environment, profile=settings.mturk.profile)
+
+    def feedback_problem(self, text: str) -> str | None:
+        from bridge.config import check_feedback
+
+        try:
+            check_feedback(text)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+
+PANEL = MTurkPanel()

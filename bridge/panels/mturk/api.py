@@ -1,7 +1,7 @@
 """Pull a wave's HITs and assignments through the MTurk Requester API (2017-01-17).
 
 For every HIT in `[mturk] hit_ids`: `GetHIT`, then `ListAssignmentsForHIT` for every status
-through boto3's paginator. The result is the same `MTurkTable` the batch-results CSV reader
+through boto3's paginator. The result is the same `SubmissionTable` the batch-results CSV reader
 (`bridge.panels.mturk.reader`) gives for the same assignments: answers by field name without
 the `Answer.` prefix, rewards as Decimal, times as aware UTC datetimes, `source_row` 0.
 
@@ -36,8 +36,9 @@ from botocore.exceptions import (
 )
 
 from bridge.errors import SourceError
-from bridge.models import ASSIGNMENT_STATUSES, Assignment, Hit, MTurkTable
+from bridge.models import State, Submission, SubmissionTable, Task
 from bridge.money import AmountError, parse_amount
+from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES
 
 ENDPOINTS = {
     "sandbox": "https://mturk-requester-sandbox.us-east-1.amazonaws.com",
@@ -287,7 +288,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _hit(hit_id: str, data: Mapping[str, Any], environment: str) -> Hit:
+def _hit(hit_id: str, data: Mapping[str, Any], environment: str) -> Task:
     reward = None
     reward_text = data.get("Reward")
     if reward_text not in (None, ""):
@@ -298,22 +299,22 @@ def _hit(hit_id: str, data: Mapping[str, Any], environment: str) -> Hit:
                 f"HIT {hit_id} in {describe_environment(environment)} has a reward MTurk gave as "
                 f"{reward_text!r}, which is not an amount."
             ) from None
-    return Hit(
-        hit_id=hit_id,
-        hit_type_id=data.get("HITTypeId") or "",
+    return Task(
+        task_id=hit_id,
+        type_id=data.get("HITTypeId") or "",
         title=data.get("Title") or "",
         description=data.get("Description") or "",
         keywords=data.get("Keywords") or "",
         reward=reward,
-        max_assignments=_int(data.get("MaxAssignments")),
-        assignment_duration_seconds=_int(data.get("AssignmentDurationInSeconds")),
+        places=_int(data.get("MaxAssignments")),
+        duration_limit_seconds=_int(data.get("AssignmentDurationInSeconds")),
         auto_approval_delay_seconds=_int(data.get("AutoApprovalDelayInSeconds")),
-        creation_time=_utc(data.get("CreationTime")),
-        expiration=_utc(data.get("Expiration")),
+        created_at=_utc(data.get("CreationTime")),
+        expires_at=_utc(data.get("Expiration")),
     )
 
 
-def _assignment(hit_id: str, data: Mapping[str, Any]) -> Assignment:
+def _assignment(hit_id: str, data: Mapping[str, Any], code_answer: str | None) -> Submission:
     try:
         answers, flags = parse_answers(data.get("Answer")), ()
     except UnreadableAnswer:
@@ -321,18 +322,21 @@ def _assignment(hit_id: str, data: Mapping[str, Any]) -> Assignment:
     accept, submit = _utc(data.get("AcceptTime")), _utc(data.get("SubmitTime"))
     # The CSV's WorkTimeInSeconds is SubmitTime - AcceptTime; the API does not send it.
     work = int((submit - accept).total_seconds()) if accept and submit else None
-    return Assignment(
-        assignment_id=data.get("AssignmentId") or "",
-        worker_id=data.get("WorkerId") or "",
-        hit_id=data.get("HITId") or hit_id,
-        status=data.get("AssignmentStatus") or "",
-        accept_time=accept,
-        submit_time=submit,
+    status = data.get("AssignmentStatus") or ""
+    return Submission(
+        submission_id=data.get("AssignmentId") or "",
+        participant_id=data.get("WorkerId") or "",
+        task_id=data.get("HITId") or hit_id,
+        state=STATES.get(status, State.OTHER),
+        status=status,
+        started_at=accept,
+        submitted_at=submit,
         auto_approval_time=_utc(data.get("AutoApprovalTime")),
-        approval_time=_utc(data.get("ApprovalTime")),
-        rejection_time=_utc(data.get("RejectionTime")),
-        requester_feedback=data.get("RequesterFeedback") or "",
-        work_time_seconds=work,
+        approved_at=_utc(data.get("ApprovalTime")),
+        rejected_at=_utc(data.get("RejectionTime")),
+        feedback=data.get("RequesterFeedback") or "",
+        time_taken_seconds=work,
+        entered_code=answers.get(code_answer, "") if code_answer else "",
         answers=answers,
         source_row=0,
         flags=flags,
@@ -399,7 +403,8 @@ def fetch_assignments(
     environment: str,
     profile: str | None = None,
     client: Any = None,
-) -> MTurkTable:
+    code_answer: str | None = None,
+) -> SubmissionTable:
     """Read the given HITs and all their assignments (Submitted, Approved, Rejected).
 
     `client` is a ready boto3 MTurk client (tests, or a caller that already has one);
@@ -413,8 +418,8 @@ def fetch_assignments(
         raise SourceError("[mturk] hit_ids is empty; list at least one HIT id.")
     if client is None:
         client = make_mturk_client(environment, profile=profile)
-    hits: dict[str, Hit] = {}
-    assignments: list[Assignment] = []
+    hits: dict[str, Task] = {}
+    assignments: list[Submission] = []
     seen: set[str] = set()
     fields: dict[str, None] = {}
     for hit_id in ids:
@@ -436,17 +441,18 @@ def fetch_assignments(
             )
             for page in pages:
                 for item in page.get("Assignments") or ():
-                    a = _assignment(hit_id, item)
-                    if not a.assignment_id or a.assignment_id in seen:
+                    a = _assignment(hit_id, item, code_answer)
+                    if not a.submission_id or a.submission_id in seen:
                         continue  # a listing that shifted between pages can repeat one
-                    seen.add(a.assignment_id)
+                    seen.add(a.submission_id)
                     assignments.append(a)
                     fields.update(dict.fromkeys(a.answers))
         except (ClientError, BotoCoreError) as e:
             raise _translate(e, hit_id, environment, profile, "listing the assignments of") from None
-    return MTurkTable(
+    return SubmissionTable(
         source=_source(ids, environment),
-        hits=hits,
-        assignments=assignments,
+        tasks=hits,
+        submissions=assignments,
         answer_fields=list(fields),
+        currency="USD",
     )

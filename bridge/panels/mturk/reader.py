@@ -10,16 +10,20 @@ from __future__ import annotations
 import os
 
 from bridge.errors import SourceError
-from bridge.models import ASSIGNMENT_STATUSES, Assignment, Hit, MTurkTable
+from bridge.models import Submission, SubmissionTable, Task
 from bridge.money import AmountError, parse_amount
 from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, load_text, parse_int, records
 from bridge.panels.mturk.timefmt import parse_mturk_time
+from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES
 
 REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
 WHAT = "MTurk batch-results CSV"
 
 
-def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = None) -> MTurkTable:
+def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = None,
+                       code_answer: str | None = None) -> SubmissionTable:
+    """The batch file as a SubmissionTable: one Task per HIT, one Submission per assignment.
+    `code_answer` names the answer field holding the completion code (without `Answer.`)."""
     label, text = load_text(source, name, WHAT)
     rows = records(text, label)
     try:
@@ -52,8 +56,8 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
         i = col.get(key)
         return row[i] if i is not None else ""
 
-    hits: dict[str, Hit] = {}
-    assignments: list[Assignment] = []
+    hits: dict[str, Task] = {}
+    assignments: list[Submission] = []
     seen: dict[str, int] = {}
     for line, row in rows:
         if not any(f.strip() for f in row):
@@ -75,27 +79,31 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
                      again="download the batch results again")
         if hit_id not in hits:
             hits[hit_id] = _read_hit(label, line, hit_id, row, get)
+        answers = {name: row[i] for name, i in answer_cols}
         assignments.append(
-            Assignment(
-                assignment_id=assignment_id,
-                worker_id=worker_id,
-                hit_id=hit_id,
+            Submission(
+                submission_id=assignment_id,
+                participant_id=worker_id,
+                task_id=hit_id,
+                state=STATES[status],
                 status=status,
-                accept_time=parse_mturk_time(get(row, "AcceptTime")),
-                submit_time=parse_mturk_time(get(row, "SubmitTime")),
+                started_at=parse_mturk_time(get(row, "AcceptTime")),
+                submitted_at=parse_mturk_time(get(row, "SubmitTime")),
                 auto_approval_time=parse_mturk_time(get(row, "AutoApprovalTime")),
-                approval_time=parse_mturk_time(get(row, "ApprovalTime")),
-                rejection_time=parse_mturk_time(get(row, "RejectionTime")),
-                requester_feedback=get(row, "RequesterFeedback"),
-                work_time_seconds=parse_int(get(row, "WorkTimeInSeconds")),
-                answers={name: row[i] for name, i in answer_cols},
+                approved_at=parse_mturk_time(get(row, "ApprovalTime")),
+                rejected_at=parse_mturk_time(get(row, "RejectionTime")),
+                feedback=get(row, "RequesterFeedback"),
+                time_taken_seconds=parse_int(get(row, "WorkTimeInSeconds")),
+                entered_code=answers.get(code_answer, "") if code_answer else "",
+                answers=answers,
                 source_row=line,
             )
         )
-    return MTurkTable(source=label, hits=hits, assignments=assignments, answer_fields=[n for n, _ in answer_cols])
+    return SubmissionTable(source=label, tasks=hits, submissions=assignments, answer_fields=[n for n, _ in answer_cols],
+                           currency="USD")
 
 
-def _read_hit(label: str, line: int, hit_id: str, row: list[str], get) -> Hit:
+def _read_hit(label: str, line: int, hit_id: str, row: list[str], get) -> Task:
     reward_text = get(row, "Reward").strip()
     reward = None
     if reward_text:
@@ -105,16 +113,16 @@ def _read_hit(label: str, line: int, hit_id: str, row: list[str], get) -> Hit:
             raise SourceError(
                 f"{label}, line {line}: Reward {reward_text!r} of HIT {hit_id} is not an amount like $1.50."
             ) from None
-    return Hit(
-        hit_id=hit_id,
-        hit_type_id=get(row, "HITTypeId").strip(),
+    return Task(
+        task_id=hit_id,
+        type_id=get(row, "HITTypeId").strip(),
         title=get(row, "Title"),
         description=get(row, "Description"),
         keywords=get(row, "Keywords"),
         reward=reward,
-        max_assignments=parse_int(get(row, "MaxAssignments")),
-        assignment_duration_seconds=parse_int(get(row, "AssignmentDurationInSeconds")),
+        places=parse_int(get(row, "MaxAssignments")),
+        duration_limit_seconds=parse_int(get(row, "AssignmentDurationInSeconds")),
         auto_approval_delay_seconds=parse_int(get(row, "AutoApprovalDelayInSeconds")),
-        creation_time=parse_mturk_time(get(row, "CreationTime")),
-        expiration=parse_mturk_time(get(row, "Expiration")),
+        created_at=parse_mturk_time(get(row, "CreationTime")),
+        expires_at=parse_mturk_time(get(row, "Expiration")),
     )

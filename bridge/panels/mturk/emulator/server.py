@@ -49,7 +49,7 @@ from bridge.panels.mturk.emulator.state import (
     new_id,
 )
 from bridge.panels.mturk.emulator.validate import RequestValidator, service_model, validation_message
-from bridge.models import ASSIGNMENT_STATUSES
+from bridge.panels.mturk.words import ASSIGNMENT_STATUSES
 
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -219,8 +219,8 @@ class MTurkEmulator(Serving):
             return a.assignment_id
 
     def seed_table(self, table: Any, *, keep_pending: bool = True) -> int:
-        """Load the HITs and assignments of a `bridge.models.MTurkTable`; returns the
-        number of assignments added.
+        """Load the HITs and assignments of a `bridge.models.SubmissionTable` read from an
+        MTurk batch file; returns the number of assignments added.
 
         Statuses and times are kept. A batch file's AutoApprovalTimes have usually passed
         by the time it is seeded, which would auto-approve every Submitted assignment on
@@ -229,51 +229,51 @@ class MTurkEmulator(Serving):
         """
         with self.state.lock:
             now = self.state.now()
-            per_hit = Counter(a.hit_id for a in table.assignments)
-            for hit in table.hits.values():
-                if hit.hit_id in self.state.hits:
+            per_hit = Counter(a.task_id for a in table.submissions)
+            for hit in table.tasks.values():
+                if hit.task_id in self.state.hits:
                     continue
                 self.add_hit(
-                    hit_id=hit.hit_id,
-                    hit_type_id=hit.hit_type_id or None,
+                    hit_id=hit.task_id,
+                    hit_type_id=hit.type_id or None,
                     title=hit.title,
                     description=hit.description,
                     keywords=hit.keywords,
                     reward=hit.reward if hit.reward is not None else ZERO,
-                    max_assignments=hit.max_assignments or max(1, per_hit[hit.hit_id]),
+                    max_assignments=hit.places or max(1, per_hit[hit.task_id]),
                     auto_approval_delay_seconds=(
                         hit.auto_approval_delay_seconds
                         if hit.auto_approval_delay_seconds is not None else DEFAULT_AUTO_APPROVAL_SECONDS
                     ),
-                    assignment_duration_seconds=hit.assignment_duration_seconds or DEFAULT_ASSIGNMENT_DURATION,
-                    creation_time=hit.creation_time,
-                    expiration=hit.expiration,
+                    assignment_duration_seconds=hit.duration_limit_seconds or DEFAULT_ASSIGNMENT_DURATION,
+                    creation_time=hit.created_at,
+                    expiration=hit.expires_at,
                 )
-            for a in table.assignments:
-                if a.hit_id not in self.state.hits:  # a row whose HIT the reader did not list
-                    self.add_hit(hit_id=a.hit_id, max_assignments=max(1, per_hit[a.hit_id]))
-                hit = self.state.hits[a.hit_id]
+            for a in table.submissions:
+                if a.task_id not in self.state.hits:  # a row whose HIT the reader did not list
+                    self.add_hit(hit_id=a.task_id, max_assignments=max(1, per_hit[a.task_id]))
+                hit = self.state.hits[a.task_id]
                 auto = a.auto_approval_time
                 if a.status == "Submitted":
                     delay = timedelta(seconds=hit.auto_approval_delay_seconds)
                     if auto is None:
-                        auto = (a.submit_time or now) + delay
+                        auto = (a.submitted_at or now) + delay
                     if keep_pending and auto <= now:
                         auto = now + delay
                 self.add_assignment(
-                    a.hit_id,
-                    a.worker_id,
-                    assignment_id=a.assignment_id,
+                    a.task_id,
+                    a.participant_id,
+                    assignment_id=a.submission_id,
                     status=a.status,
                     answers=dict(a.answers),
-                    accept_time=a.accept_time,
-                    submit_time=a.submit_time,
+                    accept_time=a.started_at,
+                    submit_time=a.submitted_at,
                     auto_approval_time=auto,
-                    approval_time=a.approval_time,
-                    rejection_time=a.rejection_time,
-                    requester_feedback=a.requester_feedback or None,
+                    approval_time=a.approved_at,
+                    rejection_time=a.rejected_at,
+                    requester_feedback=a.feedback or None,
                 )
-            return len(table.assignments)
+            return len(table.submissions)
 
     def seed_batch(self, path: str | os.PathLike[str], *, keep_pending: bool = True) -> int:
         """Load a requester-website batch-results CSV (see `seed_table`)."""

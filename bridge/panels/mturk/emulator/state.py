@@ -19,7 +19,7 @@ from decimal import Decimal
 from xml.sax.saxutils import escape
 
 from bridge.panels.mturk.emulator.validate import validation_message, violation
-from bridge.models import ASSIGNMENT_STATUSES
+from bridge.panels.mturk.words import ASSIGNMENT_STATUSES
 from bridge.money import fee, to_cents
 from bridge.panels.mturk.api import ANSWER_NAMESPACE
 

@@ -1,0 +1,273 @@
+"""MTurk behind the `Marketplace` seam (`bridge.apply.market`): exactly the MTurk calls
+applying a plan needs, over a boto3 `mturk` client.
+
+One assignment per call and several calls at once; bonuses carry a deterministic
+`UniqueRequestToken` and are checked against ListBonusPayments. Errors come out as
+`MarketplaceError` or a `Reply` per assignment (code and message, never credentials).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bridge.apply.actions import Action, Kind, bonus_key
+from bridge.apply.market import MarketplaceError, Outcome, Reply, Words
+from bridge.models import State
+from bridge.money import fmt
+from bridge.panels.mturk.api import ENDPOINTS, describe_environment, is_local_endpoint, make_mturk_client
+from bridge.panels.mturk.words import STATES
+
+DEFAULT_WORKERS = 8
+# Enough attempts that a 30% fault rate rarely exhausts them; adaptive mode adds the
+# client-side rate limiter so throttling is met by slowing down, not by hammering.
+DEFAULT_MAX_ATTEMPTS = 6
+_STATUS_CONFLICT = re.compile(r"can be called with a status of", re.IGNORECASE)
+
+
+_REAL_HOSTS = {urlsplit(url).hostname: name for name, url in ENDPOINTS.items()}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_environment(environment: str) -> str:
+    """The one spelling of an environment used for ledger keys, bonus tokens and the
+    production label.
+
+    The real endpoints (with or without a trailing `/`) are `production` and `sandbox`;
+    any loopback URL (127.0.0.0/8, ::1, localhost, any port: the emulator) is `local`;
+    another URL keeps its scheme, host (lower case), port (unless the default) and path,
+    without a trailing `/`. A name such as `sandbox` stays as given.
+    """
+    env = environment.strip()
+    parts = urlsplit(env)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return env
+    host = parts.hostname.lower()  # urlsplit strips IPv6 brackets
+    path = parts.path.rstrip("/")
+    try:
+        port = parts.port
+    except ValueError:  # not a number: keep the URL as written, only tidied
+        return env.rstrip("/")
+    if is_local_endpoint(env):
+        return "local"
+    if host in _REAL_HOSTS and not path:  # whatever scheme or port: never treat real money as a test
+        return _REAL_HOSTS[host]
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{path}"
+
+
+def bonus_token(environment: str, wave: str, assignment_id: str) -> str:
+    """SendBonus's UniqueRequestToken: the same bonus always carries the same token.
+
+    64 hex characters, the model's maximum length. The environment is taken in its
+    canonical spelling, so an emulator on another port or `localhost` for `127.0.0.1`
+    gives the same token.
+    """
+    return bonus_key(canonical_environment(environment), wave, [assignment_id])
+
+
+def _error(exc: Exception) -> MarketplaceError:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return MarketplaceError(err.get("Code", "Unknown"), err.get("Message", ""), exc.response.get("TurkErrorCode"))
+    return MarketplaceError(type(exc).__name__, str(exc))  # connection refused, timeouts, ...
+
+
+def status_conflict(exc: MarketplaceError) -> bool:
+    """Approve/reject of work no longer Submitted."""
+    return exc.service_code == "AWS.MechanicalTurk.InvalidAssignmentState" or bool(
+        _STATUS_CONFLICT.search(exc.message))
+
+
+def duplicate_token(exc: MarketplaceError) -> bool:
+    """A UniqueRequestToken already processed in the last 24 hours."""
+    return "idempotency token" in exc.message.lower() or exc.service_code == "AWS.MechanicalTurk.DuplicateRequest"
+
+
+def _request_id(response: dict) -> str:
+    return response.get("ResponseMetadata", {}).get("RequestId", "")
+
+
+# A 5xx or a dropped connection after botocore's retries: the change may have been made.
+_UNSURE = ("ServiceFault", "ServiceUnavailable", "InternalFailure", "ConnectionClosedError", "ReadTimeoutError",
+           "EndpointConnectionError", "ConnectTimeoutError")
+WORDS = Words(status={State.PENDING: "Submitted", State.APPROVED: "Approved", State.REJECTED: "Rejected"},
+              submission="assignment", group="qualification", state_check="checked with GetAssignment",
+              paid_check="found by ListBonusPayments")
+
+
+class MTurkMarketplace:
+    """`Marketplace` over boto3: one item per call, several calls at once, one client per
+    thread, made on first use by `make_client`.
+
+    Per-thread clients each carry botocore's adaptive rate limiter. One client shared by
+    all threads also works, but its single limiter, after the first throttle, drops the
+    whole run to a few calls per second and recovers slowly (about 28 calls/s against a
+    40/s limit in bench/apply.py, against 35-38 with per-thread clients).
+    """
+
+    panel = "MTurk"
+    words = WORDS
+    batch: dict = {}  # one item per call
+    pay_repeats = False  # a repeated UniqueRequestToken is refused by MTurk itself
+    settle_seconds = 0.0  # ListBonusPayments shows a bonus as soon as SendBonus answers
+
+    def __init__(self, make_client: Callable[[], Any], environment: str, *, workers: int = DEFAULT_WORKERS):
+        self._make_client = make_client
+        self.environment = canonical_environment(environment)
+        self.where = describe_environment(self.environment if self.environment in ENDPOINTS else environment)
+        self.group_hint = " (sandbox and production qualification type ids differ)"
+        self.workers = {kind: workers for kind in Kind}
+        self._local = threading.local()
+        self._making = threading.Lock()  # boto3 sessions are not thread-safe: one client at a time
+        self._counting = threading.Lock()
+        self.requests = 0  # HTTP attempts, retries included
+
+    @property
+    def client(self):
+        c = getattr(self._local, "client", None)
+        if c is None:
+            with self._making:
+                c = self._make_client()
+            c.meta.events.register("before-send", self._count)
+            self._local.client = c
+        return c
+
+    def _count(self, **kwargs) -> None:
+        with self._counting:
+            self.requests += 1
+
+    def _call(self, operation: str, **params) -> dict:
+        try:
+            return getattr(self.client, operation)(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise _error(exc) from None
+
+    def _status_reply(self, operation: str, **params) -> Reply:
+        try:
+            return Reply.accepted(_request_id(self._call(operation, **params)))
+        except MarketplaceError as exc:
+            if status_conflict(exc):
+                return Reply(Outcome.REFUSED, str(exc))
+            return Reply.failed(str(exc))
+
+    def account_balance(self) -> Decimal:
+        return Decimal(self._call("get_account_balance")["AvailableBalance"])
+
+    def assignment_status(self, assignment_id: str) -> str:
+        return self._call("get_assignment", AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"]
+
+    def states(self, actions: Sequence[Action]) -> dict[str, State]:
+        """GetAssignment for each (used for the few a crash or a refusal left unsure)."""
+        return {a.submission_id: STATES.get(self.assignment_status(a.submission_id), State.OTHER) for a in actions}
+
+    def approve(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        return {a.submission_id: self._status_reply("approve_assignment", AssignmentId=a.submission_id)
+                for a in actions}
+
+    def reject(self, action: Action) -> Reply:
+        return self._status_reply("reject_assignment", AssignmentId=action.submission_id,
+                                  RequesterFeedback=action.text)
+
+    def paid_bonuses(self, actions: Sequence[Action]) -> tuple[dict[str, list[Decimal]], dict[str, str]]:
+        """Every bonus paid on the actions' HITs: one paginated ListBonusPayments per HIT."""
+        by_hit: dict[str, list[str]] = {}
+        for a in actions:
+            by_hit.setdefault(a.task_id, []).append(a.submission_id)
+        paid: dict[str, list[Decimal]] = {}
+        unlisted: dict[str, str] = {}
+        for hit_id, ids in by_hit.items():
+            try:
+                for p in self.bonus_payments(hit_id=hit_id):
+                    paid.setdefault(p.assignment_id, []).append(p.amount)
+            except MarketplaceError as exc:
+                unlisted.update(dict.fromkeys(ids, str(exc)))
+            except (KeyError, TypeError, ArithmeticError) as exc:  # a malformed listing
+                unlisted.update(dict.fromkeys(ids, f"{type(exc).__name__}: {exc}"))
+        return paid, unlisted
+
+    def bonus_payments(self, *, hit_id: str | None = None, assignment_id: str | None = None) -> list[BonusPayment]:
+        """Every bonus paid for a HIT (or one assignment): one paginated listing."""
+        params = {"HITId": hit_id} if hit_id else {"AssignmentId": assignment_id}
+        out: list[BonusPayment] = []
+        try:
+            for page in self.client.get_paginator("list_bonus_payments").paginate(
+                **params, PaginationConfig={"PageSize": 100}
+            ):
+                out += [
+                    BonusPayment(b["WorkerId"], b["AssignmentId"], Decimal(b["BonusAmount"]))
+                    for b in page.get("BonusPayments", [])
+                ]
+        except (ClientError, BotoCoreError) as exc:
+            raise _error(exc) from None
+        return out
+
+    def prepare_bonuses(self, actions: Sequence[Action], key: str) -> str:
+        """No call: the bonus's deterministic key (`bonus_key`) is its UniqueRequestToken."""
+        return key
+
+    def pay_bonuses(self, batch_id: str, actions: Sequence[Action]) -> dict[str, Reply]:
+        (a,) = actions
+        try:
+            response = self._call("send_bonus", WorkerId=a.participant_id, AssignmentId=a.submission_id,
+                                  BonusAmount=fmt(a.amount), Reason=a.text, UniqueRequestToken=batch_id)
+        except MarketplaceError as exc:
+            # A retry whose first attempt got through (the answer was lost) meets its own
+            # token; a 5xx after the retries may have paid: both are settled by listing.
+            unsure = duplicate_token(exc) or exc.code in _UNSURE
+            return {a.submission_id: Reply(Outcome.UNKNOWN if unsure else Outcome.FAILED, str(exc))}
+        return {a.submission_id: Reply.accepted(_request_id(response))}
+
+    def group_exists(self, group_id: str) -> bool:
+        try:
+            self._call("get_qualification_type", QualificationTypeId=group_id)
+        except MarketplaceError as exc:
+            if exc.service_code == "AWS.MechanicalTurk.QualificationTypeDoesNotExist" or "does not exist" in exc.message:
+                return False
+            raise
+        return True
+
+    def add_to_group(self, group_id: str, actions: Sequence[Action]) -> dict[str, Reply]:
+        out = {}
+        for a in actions:
+            try:
+                out[a.participant_id] = Reply.accepted(_request_id(self._call(
+                    "associate_qualification_with_worker", QualificationTypeId=group_id, WorkerId=a.participant_id,
+                    IntegerValue=a.value, SendNotification=False)))
+            except MarketplaceError as exc:
+                out[a.participant_id] = Reply.failed(str(exc))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class BonusPayment:
+    worker_id: str
+    assignment_id: str
+    amount: Decimal
+
+
+def connect(environment: str, *, profile: str | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+            workers: int = DEFAULT_WORKERS) -> MTurkMarketplace:
+    """A marketplace for `environment` (sandbox | production | http URL).
+
+    Clients come from `bridge.panels.mturk.api.make_mturk_client` (the same endpoints and
+    credential rules as reading HITs: boto3's own chain only, dummy keys for a local
+    emulator, adaptive retries). The first one is made here, so missing credentials for a
+    real endpoint fail now, as one InputError naming the environment, before any request.
+    """
+    def make_client():
+        return make_mturk_client(environment, profile=profile, max_attempts=max_attempts)
+
+    market = MTurkMarketplace(make_client, environment, workers=workers)
+    market.client  # noqa: B018 - resolve credentials now, on the caller's thread
+    return market

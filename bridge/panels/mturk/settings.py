@@ -1,0 +1,50 @@
+"""The `[mturk]` section of a wave's config (SPEC §3)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+
+from bridge.settings_base import Section
+
+_ENTITY_ID = re.compile(r"^[A-Z0-9]+$")
+
+
+class MTurkSettings(Section):
+    csv: Path | None = None
+    hit_ids: list[str] | None = None
+    code_answer: str = Field(default="surveycode", min_length=1)
+    environment: str = "sandbox"
+    profile: str | None = None
+
+    @field_validator("code_answer")
+    @classmethod
+    def _code_answer(cls, v: str) -> str:
+        # The batch file's column is `Answer.surveycode`; the field is `surveycode`.
+        return v.removeprefix("Answer.") or v
+
+    @field_validator("hit_ids")
+    @classmethod
+    def _hit_ids(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("is empty; list at least one HIT id")
+            bad = [h for h in v if not _ENTITY_ID.match(h)]
+            if bad:
+                raise ValueError(f"{', '.join(bad)}: a HIT id is upper-case letters and digits only")
+        return v
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: str) -> str:
+        if v in ("sandbox", "production") or re.match(r"^https?://", v):
+            return v
+        raise ValueError(f"{v!r} must be sandbox, production or an http://127.0.0.1:PORT endpoint")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "MTurkSettings":
+        if (self.csv is None) == (self.hit_ids is None):
+            raise ValueError("give exactly one of csv = \"batch_results.csv\" or hit_ids = [\"...\"]")
+        return self
