@@ -241,18 +241,23 @@ def emulator(
     seed_batch: Optional[Path] = typer.Option(None, help="Load the HITs and assignments of a batch-results CSV."),
     balance: str = typer.Option("10000.00", help="Account balance in USD."),
     latency_ms: float = typer.Option(0.0, help="Delay every answer by this many milliseconds."),
-    rate_limit: Optional[float] = typer.Option(None, help="Answer ThrottlingException above this many requests/s."),
-    fail_rate: float = typer.Option(0.0, help="Answer a 5xx ServiceFault to this share of calls (half after the change)."),
+    rate_limit: Optional[float] = typer.Option(None, help="Throttle (ThrottlingException, 429) above this many requests/s."),
+    fail_rate: float = typer.Option(0.0, help="Answer a 5xx to this share of calls (half after the change)."),
     seed_survey: list[str] = typer.Option([], help="SV_ID=FILE.csv: serve that export from the Qualtrics emulator."),
     qualtrics_token: str = typer.Option("test-token", help="The X-API-TOKEN the Qualtrics emulator accepts."),
+    seed_prolific: list[str] = typer.Option([], help="STUDY_ID=EXPORT.csv: serve that study from the Prolific emulator."),
+    prolific_workspace_balance: str = typer.Option("10000.00", help="Prolific workspace balance (study currency)."),
+    prolific_token: str = typer.Option("test-token", help="The API token (Authorization: Token ...) Prolific accepts."),
 ) -> None:
-    """Serve the local MTurk emulator (URL on the first line) and the Qualtrics emulator
-    (`qualtrics: URL` on the second) on 127.0.0.1 until Ctrl-C or SIGTERM."""
+    """Serve the local MTurk emulator (URL on the first line), the Qualtrics emulator
+    (`qualtrics: URL` on the second) and the Prolific emulator (`prolific: URL` on the third)
+    on 127.0.0.1 until Ctrl-C or SIGTERM. The fault options apply to all three."""
     from bridge.emulator.serve import serve
 
     serve(
         port=port, seed_batch=seed_batch, balance=balance, latency_ms=latency_ms, rate_limit=rate_limit,
         fail_rate=fail_rate, seed_surveys=seed_survey, qualtrics_token=qualtrics_token,
+        seed_prolific=seed_prolific, prolific_balance=prolific_workspace_balance, prolific_token=prolific_token,
     )
 
 

@@ -1,4 +1,4 @@
-"""`survey-bridge emulator`: serve the MTurk and Qualtrics emulators until stopped."""
+"""`survey-bridge emulator`: serve the MTurk, Qualtrics and Prolific emulators until stopped."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import TextIO
 from bridge.panels.mturk.emulator import DEFAULT_BALANCE, MTurkEmulator, parse_balance, wait_for_stop_signal
 from bridge.emulator.qualtrics import QualtricsEmulator, add_cli_surveys
 from bridge.errors import InputError
+from bridge.panels.prolific.emulator import DEFAULT_BALANCE as PROLIFIC_BALANCE
+from bridge.panels.prolific.emulator import ProlificEmulator, add_cli_exports
 
 
 def serve(
@@ -21,19 +23,31 @@ def serve(
     fail_rate: float = 0.0,
     seed_surveys: list[str] | None = None,
     qualtrics_token: str = "test-token",
+    seed_prolific: list[str] | None = None,
+    prolific_balance: str = str(PROLIFIC_BALANCE),
+    prolific_token: str = "test-token",
     out: TextIO | None = None,
 ) -> int:
-    """Print the MTurk endpoint URL as the first line and `qualtrics: URL` as the second,
-    then serve both until SIGINT/SIGTERM. Bad options raise InputError before printing."""
+    """Print the MTurk endpoint URL as the first line, `qualtrics: URL` as the second and
+    `prolific: URL` as the third, then serve all three until SIGINT/SIGTERM. The fault
+    options apply to every emulator. Bad options raise InputError before printing."""
     out = out if out is not None else sys.stdout
     try:
         amount = parse_balance(balance)
     except ValueError:
         raise InputError(f"--balance {balance!r} is not an amount such as 10000.00 (zero or more).") from None
     try:
+        prolific_amount = parse_balance(prolific_balance)
+    except ValueError:
+        raise InputError(f"--prolific-workspace-balance {prolific_balance!r} is not an amount such as 10000.00 "
+                         "(zero or more).") from None
+    try:
         mturk = MTurkEmulator(amount, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
         qualtrics = QualtricsEmulator(
             token=qualtrics_token, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate
+        )
+        prolific = ProlificEmulator(
+            prolific_amount, token=prolific_token, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate
         )
     except ValueError as exc:
         raise InputError(f"emulator options: {exc}.") from None
@@ -41,15 +55,22 @@ def serve(
         mturk.seed_batch(seed_batch)
     add_cli_surveys(qualtrics, seed_surveys or [])
     try:
+        add_cli_exports(prolific, seed_prolific or [])
+    except NotImplementedError as exc:  # until the export reader is wired in (ProlificEmulator.seed_export)
+        raise InputError(f"--seed-prolific: {exc}.") from None
+    try:
         mturk_server = mturk.serve(port).start()
     except OSError as exc:
         raise InputError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror}). Pick another port or 0.") from None
     qualtrics_server = qualtrics.serve(0).start()
+    prolific_server = prolific.serve(0).start()
     try:
         print(mturk_server.url, file=out, flush=True)
         print(f"qualtrics: {qualtrics_server.url}", file=out, flush=True)
+        print(f"prolific: {prolific_server.url}", file=out, flush=True)
         wait_for_stop_signal()
     finally:
         mturk_server.stop()
         qualtrics_server.stop()
+        prolific_server.stop()
     return 0
