@@ -1,60 +1,255 @@
-"""Write an .xlsx whose sheets hold many rows, quickly.
+"""Write an .xlsx whose sheets hold many rows, quickly, laid out for a person to read.
 
-openpyxl builds the package (workbook, styles, content types, relationships and one empty
-worksheet per sheet); this module then streams each sheet's rows into its worksheet part.
 openpyxl spends several microseconds per cell on cell objects, and a close-out's workbook
 holds hundreds of thousands of cells; here a cell is one formatted string, in the same XML
 openpyxl writes for inline strings and numbers, so the file reads back the same.
 
+How a sheet is written:
+
+1. Its rows are turned into `<row>` XML and spooled to an anonymous temporary file next to
+   the output (at most `_ROWS_PER_WRITE` rows' XML is in memory at a time), while the
+   longest text of each column is measured. The first row is the header.
+2. openpyxl then builds the whole package in normal mode with every sheet empty but
+   otherwise complete: frozen pane under the header, autofilter over the table (whose size
+   is now known), column widths, landscape fit-to-one-page-wide printing, the header row as
+   print titles. openpyxl therefore writes the sheet elements in the order the schema wants
+   and the workbook-level defined names (`_xlnm._FilterDatabase`, `_xlnm.Print_Titles`).
+3. Each worksheet part is copied into the output with its empty `<sheetData>` replaced by
+   the spooled rows and its `<dimension>` set to the table's extent.
+
+Styles (bold header, "0.00" money, wrapped text, highlight fill) are registered with the
+same openpyxl workbook before it is saved: a detached `Cell` (never stored in a sheet) is
+given the font/format/fill/alignment and its `style_id` is the `cellXfs` index that
+openpyxl writes to styles.xml, which streamed cells then name as `s="N"`.
+
 Text is stored as inline strings (never a formula, never a number); characters XML cannot
 carry (ASCII controls other than tab, LF, CR) are dropped; CR is kept as `&#13;` so it
-survives reading.
+survives reading. Money (`Decimal`, or a plain decimal string in a money column) is a number
+cell holding the decimal's exact text, shown with two places.
 """
 
 from __future__ import annotations
 
+import io
+import math
 import os
 import re
+import shutil
+import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from copy import copy
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO
 from xml.etree import ElementTree
 
 from openpyxl import Workbook
+from openpyxl.cell import Cell
+from openpyxl.styles import Alignment, PatternFill
+from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
 
-Value = str | int | float | None
+Value = str | int | float | Decimal | None
+Row = Sequence[Value]
 
+FILL = "FFFFF2CC"  # light yellow: rows a person must look at
+MONEY_FORMAT = "0.00"
+LINE_HEIGHT = 15  # points, of the default 11-point font
+# Column widths count the default font's "0"; capitals and other fonts (LibreOffice without
+# Calibri) run wider, so a text of n characters gets n * CHAR_WIDTH + 2.
+CHAR_WIDTH = 1.2
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _ROWS_PER_WRITE = 2000
+_NUMBER_WIDTH = 12  # Excel shows at most ~11 digits of a number in General format
+_ZIP64_LIMIT = (1 << 31) - 1
+PLAIN, FILLED, HEADER = 0, 1, 2  # kinds of row
 
 
-def _cell(ref: str, value: Value) -> str:
-    if isinstance(value, bool):
-        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, (int, float)):
-        return f'<c r="{ref}" t="n"><v>{value!r}</v></c>'
-    text = _ILLEGAL.sub("", str(value)).translate(_ESCAPES)
+@dataclass
+class Sheet:
+    """A sheet's rows (the first is the header) and how to lay them out (0-based columns).
+
+    In a `money` column, ints, floats and plain decimal strings ("1.50", "-3") are number
+    cells shown as 0.00; a `Decimal` is such a cell in any column. A column mixing counts
+    and amounts (the Summary's Value) should not be `money`: give its amounts as `Decimal`.
+    A sheet with `wrap` columns aligns its cells to the top, and a row whose wrapped text
+    needs several lines is stored with that height.
+    """
+
+    rows: Iterable[Row]
+    money: Collection[int] = ()  # number cells shown as 0.00
+    wrap: Collection[int] = ()  # text wraps within the column (its width: content, up to max_width)
+    highlight: Callable[[Row], bool] | None = None  # rows filled with FILL
+    max_width: float = 60  # cap on a width measured from content, in characters
+    widths: Mapping[int, float] = field(default_factory=dict)  # fixed widths, overriding the measure
+
+
+class _Styles:
+    """`s="N"` attributes of the cell styles used, registered in the workbook on first use."""
+
+    def __init__(self, workbook: Workbook):
+        self._sheet = workbook.create_sheet("styles")  # only a parent for detached cells
+        workbook.remove(self._sheet)
+        self._attrs: dict[tuple[bool, ...], str] = {}
+
+    def attr(self, *, bold=False, money=False, wrap=False, top=False, fill=False) -> str:
+        key = (bold, money, wrap, top, fill)
+        if key not in self._attrs:
+            cell = Cell(self._sheet)
+            if bold:
+                font = copy(DEFAULT_FONT)
+                font.b = True
+                cell.font = font
+            if money:
+                cell.number_format = MONEY_FORMAT
+            if wrap or top:
+                cell.alignment = Alignment(wrap_text=wrap or None, vertical="top")
+            if fill:
+                cell.fill = PatternFill("solid", fgColor=FILL)
+            index = cell.style_id
+            self._attrs[key] = f' s="{index}"' if index else ""
+        return self._attrs[key]
+
+
+class _Columns:
+    """Per column: its letter, the `s` attribute of each kind of cell in each kind of row,
+    and the longest content seen (in characters)."""
+
+    def __init__(self, sheet: Sheet, styles: _Styles):
+        self._sheet, self._styles = sheet, styles
+        self._money, self._wrap = set(sheet.money), set(sheet.wrap)
+        self.wraps = bool(sheet.wrap)
+        self.letters: list[str] = []
+        self.is_money: list[bool] = []
+        # [kind][column], kind being PLAIN, FILLED (a highlighted row) or HEADER
+        self.text: tuple[list[str], ...] = ([], [], [])
+        self.number: tuple[list[str], ...] = ([], [], [])
+        self.decimal: tuple[list[str], ...] = ([], [], [])
+        self.header: list[float] = []
+        self.longest: list[int] = []
+
+    def grow(self, n: int) -> None:
+        attr = self._styles.attr
+        while len(self.letters) < n:
+            i = len(self.letters)
+            money, wrap = i in self._money, i in self._wrap
+            self.letters.append(get_column_letter(i + 1))
+            self.is_money.append(money)
+            for kind in (PLAIN, FILLED, HEADER):
+                fill, bold, wrap = kind == FILLED, kind == HEADER, wrap and kind != HEADER
+                self.text[kind].append(attr(bold=bold, wrap=wrap, top=self.wraps, fill=fill))
+                self.number[kind].append(attr(bold=bold, money=money, wrap=wrap, top=self.wraps, fill=fill))
+                self.decimal[kind].append(attr(bold=bold, money=True, wrap=wrap, top=self.wraps, fill=fill))
+            self.header.append(0)
+            self.longest.append(0)
+
+    def height(self, row: Row) -> str:
+        """A `ht` attribute for a row whose wrapped text needs more than one line (Excel
+        fits such rows itself, LibreOffice keeps the stored height)."""
+        lines = 1
+        for i in self._wrap:
+            if i < len(row) and isinstance(row[i], str):
+                per_line = max((self._sheet.widths.get(i, self._sheet.max_width) - 2) / CHAR_WIDTH, 1)
+                lines = max(lines, sum(math.ceil(len(part) / per_line) or 1 for part in row[i].split("\n")))
+        return f' ht="{LINE_HEIGHT * lines}"' if lines > 1 else ""
+
+    def widths(self) -> list[float]:
+        cap, fixed = self._sheet.max_width, self._sheet.widths
+        return [
+            fixed.get(i, min(cap, max(self.header[i], self.longest[i] * CHAR_WIDTH + 2, 6)))
+            for i in range(len(self.letters))
+        ]
+
+
+def _text(ref: str, style: str, value: str) -> str:
+    text = _ILLEGAL.sub("", value).translate(_ESCAPES)
     space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
-def _rows_xml(rows: Iterable[Sequence[Value]]) -> Iterable[bytes]:
-    letters: list[str] = []
+def _row(r: int, row: Row, cols: _Columns, kind: int) -> str:
+    letters, longest, is_money = cols.letters, cols.longest, cols.is_money
+    texts, numbers, decimals = cols.text[kind], cols.number[kind], cols.decimal[kind]
+    fill = kind == FILLED
+    cells = []
+    for i, v in enumerate(row):
+        if v is None or v == "":
+            if fill:  # an unbroken band across the highlighted row
+                cells.append(f'<c r="{letters[i]}{r}"{texts[i]}/>')
+            continue
+        if isinstance(v, str):
+            if is_money[i] and _PLAIN_DECIMAL.fullmatch(v):
+                cells.append(f'<c r="{letters[i]}{r}"{decimals[i]} t="n"><v>{v}</v></c>')
+            else:
+                cells.append(_text(f"{letters[i]}{r}", texts[i], v))
+            width = len(v)
+        elif isinstance(v, bool):
+            cells.append(f'<c r="{letters[i]}{r}"{numbers[i]} t="b"><v>{int(v)}</v></c>')
+            width = 5
+        elif isinstance(v, (int, float)) and (isinstance(v, int) or math.isfinite(v)):
+            number = repr(v)
+            cells.append(f'<c r="{letters[i]}{r}"{numbers[i]} t="n"><v>{number}</v></c>')
+            width = min(len(number), _NUMBER_WIDTH)
+        elif isinstance(v, Decimal) and v.is_finite():
+            number = format(v, "f")  # exact digits, never an exponent
+            cells.append(f'<c r="{letters[i]}{r}"{decimals[i]} t="n"><v>{number}</v></c>')
+            width = max(len(number), len(format(v, ".2f")))
+        else:  # NaN, infinities, anything else: text
+            cells.append(_text(f"{letters[i]}{r}", texts[i], str(v)))
+            width = len(str(v))
+        if width > longest[i]:
+            longest[i] = width
+    if fill:
+        cells.extend(f'<c r="{letters[i]}{r}"{texts[i]}/>' for i in range(len(row), len(letters)))
+    height = cols.height(row) if cols.wraps and kind != HEADER else ""
+    return f'<row r="{r}"{height}>{"".join(cells)}</row>'
+
+
+def _spool(sheet: Sheet, cols: _Columns, out: IO[bytes]) -> int:
+    """Write the sheet's `<row>` elements to `out`; return the number of rows."""
+    rows = iter(sheet.rows)
+    header = next(rows, None)
+    if header is None:
+        return 0
+    cols.grow(len(header))
+    out.write(_row(1, header, cols, HEADER).encode("utf-8"))
+    for i, width in enumerate(cols.longest):
+        cols.header[i] = width * CHAR_WIDTH * 1.1 + 4 if width else 0  # bold, and the filter button
+        cols.longest[i] = 0
+    highlight = sheet.highlight
+    r = 1
     chunk: list[str] = []
-    for r, row in enumerate(rows, 1):
-        while len(letters) < len(row):
-            letters.append(get_column_letter(len(letters) + 1))
-        cells = "".join(_cell(f"{letters[i]}{r}", v) for i, v in enumerate(row) if v is not None and v != "")
-        chunk.append(f'<row r="{r}">{cells}</row>')
+    for r, row in enumerate(rows, 2):
+        if len(row) > len(cols.letters):
+            cols.grow(len(row))
+        chunk.append(_row(r, row, cols, FILLED if highlight is not None and highlight(row) else PLAIN))
         if len(chunk) >= _ROWS_PER_WRITE:
-            yield "".join(chunk).encode("utf-8")
+            out.write("".join(chunk).encode("utf-8"))
             chunk.clear()
-    if chunk:
-        yield "".join(chunk).encode("utf-8")
+    out.write("".join(chunk).encode("utf-8"))
+    return r
+
+
+def _lay_out(ws: Worksheet, widths: list[float], nrows: int) -> None:
+    """Frozen header, autofilter, column widths and print setup of an (empty) openpyxl sheet."""
+    ws.freeze_panes = "A2"
+    if widths:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{nrows}"
+        ws.print_title_rows = "1:1"
+    for i, width in enumerate(widths):
+        ws.column_dimensions[get_column_letter(i + 1)].width = round(width, 2)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
 
 
 def _sheet_parts(package: zipfile.ZipFile) -> dict[str, str]:
@@ -70,31 +265,50 @@ def _sheet_parts(package: zipfile.ZipFile) -> dict[str, str]:
     return parts
 
 
-def write_xlsx(path: str | os.PathLike, sheets: dict[str, Iterable[Sequence[Value]]]) -> None:
-    """Write `sheets` (title → rows, in order) to `path`. Rows are sequences of str, int,
-    float or None (an empty cell)."""
-    empty = Workbook(write_only=True)
-    for title in sheets:
-        empty.create_sheet(title)
-    package_path = f"{path}.package"
-    empty.save(package_path)
+def _split(xml: str, dimension: str) -> tuple[bytes, bytes]:
+    """The worksheet XML before and after its rows, with `dimension` as its extent."""
+    xml = re.sub(r"<dimension ref=\"[^\"]*\"\s*/>", f'<dimension ref="{dimension}"/>', xml, count=1)
+    empty = re.search(r"<sheetData\s*/>|<sheetData>\s*</sheetData>", xml)
+    if empty is None:
+        raise ValueError("openpyxl wrote a worksheet without an empty <sheetData>")
+    return f"{xml[: empty.start()]}<sheetData>".encode("utf-8"), f"</sheetData>{xml[empty.end():]}".encode("utf-8")
+
+
+def write_xlsx(path: str | os.PathLike, sheets: Mapping[str, Sheet | Iterable[Row]]) -> None:
+    """Write `sheets` (title → `Sheet`, or plain rows laid out with the defaults; in order)
+    to `path`. Rows are sequences of str, int, float, Decimal or None (an empty cell)."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    styles = _Styles(workbook)
+    spools: dict[str, IO[bytes]] = {}  # title → its rows' XML; deleted when closed
+    dimensions: dict[str, str] = {}
     try:
-        with zipfile.ZipFile(package_path) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for title, given in sheets.items():
+            sheet = given if isinstance(given, Sheet) else Sheet(given)
+            ws = workbook.create_sheet(title)  # validates the title before its rows are read
+            spools[title] = spool = tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path)))
+            cols = _Columns(sheet, styles)
+            nrows = _spool(sheet, cols, spool)
+            widths = cols.widths()
+            _lay_out(ws, widths, nrows)
+            dimensions[title] = f"A1:{get_column_letter(max(len(widths), 1))}{nrows}" if nrows else "A1"
+        package = io.BytesIO()
+        workbook.save(package)
+        with zipfile.ZipFile(package) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
             parts = _sheet_parts(src)
             for info in src.infolist():
-                data = src.read(info)
                 title = parts.get(info.filename)
                 if title is None:
-                    dst.writestr(info, data)
+                    dst.writestr(info, src.read(info))
                     continue
-                head, _, tail = data.decode("utf-8").replace("<sheetData/>", "<sheetData></sheetData>").partition(
-                    "<sheetData></sheetData>"
-                )
-                with dst.open(info.filename, "w") as out:
-                    out.write(f"{head}<sheetData>".encode("utf-8"))
-                    for block in _rows_xml(sheets[title]):
-                        out.write(block)
-                    out.write(f"</sheetData>{tail}".encode("utf-8"))
+                spool = spools[title]
+                head, tail = _split(src.read(info).decode("utf-8"), dimensions[title])
+                size = len(head) + spool.tell() + len(tail)
+                spool.seek(0)
+                with dst.open(info.filename, "w", force_zip64=size >= _ZIP64_LIMIT) as out:
+                    out.write(head)
+                    shutil.copyfileobj(spool, out, 1 << 20)
+                    out.write(tail)
     finally:
-        if os.path.exists(package_path):
-            os.unlink(package_path)
+        for spool in spools.values():
+            spool.close()
