@@ -8,14 +8,20 @@ import pytest
 # Test helper modules (builders, paths) live beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from paths import REALWORLD  # noqa: E402
+from paths import REALWORLD, need_shared, uses_shared  # noqa: E402
 
 
 @pytest.fixture
 def realworld() -> Path:
-    if not REALWORLD.exists():
-        pytest.fail(f"{REALWORLD} is missing: the shared folder must sit beside the repository")
-    return REALWORLD
+    return need_shared(REALWORLD)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that names a shared/ path skips without shared/ (fails under CI), before any of
+    its fixtures reads the file (tests/paths.py)."""
+    if uses_shared(item):
+        need_shared(REALWORLD)
 
 
 @pytest.fixture

@@ -1,53 +1,228 @@
-"""Shared helpers for reading CSV exports as text, with the line number of every record."""
+"""Shared helpers for reading CSV exports as text, with the line number of every record.
+
+`open_csv` takes a path, bytes or a binary stream (the CSV inside a zip) and streams it:
+decoded as UTF-8 with a leading BOM dropped until the first byte that is not UTF-8, from
+there on as cp1252 (what Excel on Windows re-saves CSVs in); never held whole in memory;
+within the limits of `bridge.sources.limits`. Before any parsing it names the wrong files
+people give: a folder, an Excel workbook, a zip, UTF-16 text, binary data, a CSV separated
+by ';' or tabs. Readers take `label` for messages, `head` for hints, then `records()`.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from bridge.errors import SourceError
+from bridge.sources._stream import BOM, CODEC, READ_CHUNK, Bounded, decode_bytes
+from bridge.sources.limits import MAX_FIELD_CHARS, MAX_FILE_BYTES, MAX_RECORD_CHARS, MAX_ROWS, size_text
+
+SNIFF_BYTES = 64 * 1024  # read before parsing, to recognise what the file is
+HEAD_CHARS = 4096  # of text, for the readers' hints
+_RETRY = "export it again"
 
 
-def load_text(source: str | os.PathLike | bytes, name: str | None, what: str) -> tuple[str, str]:
-    """Return (display name, decoded text) of a file path or raw bytes.
+class _Lines:
+    """The lines of a text stream for csv.reader, each at most one record long; counts the
+    characters of the current record, which starts on line `start` (both kept by `_parse`)."""
 
-    A UTF-8 BOM is dropped; bytes that are not UTF-8 fall back to cp1252, the encoding
-    Excel on Windows re-saves CSVs in.
+    def __init__(self, stream: io.TextIOBase, label: str, what: str):
+        self.stream, self.label, self.what = stream, label, what
+        self.chars = 0
+        self.start = 1
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        text = self.stream.readline(MAX_RECORD_CHARS + 1)
+        if not text:
+            raise StopIteration
+        self.chars += len(text)
+        if self.chars > MAX_RECORD_CHARS:
+            raise SourceError(
+                f"{self.label}, line {self.start}: one row is longer than {MAX_RECORD_CHARS:,} characters, the limit "
+                f"for a row; the file is damaged (a quote never closed?) or not a {self.what}: {_RETRY}."
+            )
+        return text
+
+
+def _parse(open_text: Callable[[], io.TextIOBase], label: str, what: str) -> Iterator[tuple[int, list[str]]]:
+    """(1-based line where the record starts, fields) for every CSV record of the text
+    stream `open_text` opens when the first record is asked for (and closes at the end)."""
+    with open_text() as stream:
+        csv.field_size_limit(MAX_FIELD_CHARS)  # process-global: set again for every file read
+        lines = _Lines(stream, label, what)
+        reader = csv.reader(lines, strict=False)
+        start, count = 1, 0
+        try:
+            for row in reader:
+                count += 1
+                if count > MAX_ROWS:
+                    raise SourceError(
+                        f"{label}: more than {MAX_ROWS:,} rows, the limit for a {what}. "
+                        "Export only this wave's rows (a date range or filter) or split the file."
+                    )
+                yield start, row
+                start = lines.start = reader.line_num + 1
+                lines.chars = 0
+        except csv.Error as exc:  # a NUL byte, a field past the limit, ...
+            if "field larger than field limit" in str(exc):
+                raise SourceError(
+                    f"{label}, line {start}: a value longer than {MAX_FIELD_CHARS:,} characters, the limit "
+                    f"for one field; the file is damaged (a quote never closed?) or not a {what}: {_RETRY}."
+                ) from None
+            raise SourceError(f"{label}, line {reader.line_num}: not readable as CSV ({exc}).") from None
+
+
+class CsvText:
+    """An opened CSV: `label` names it in messages, `head` is its first characters (for
+    hints), `records()` streams its records once."""
+
+    def __init__(self, label: str, what: str, head: str, open_raw: Callable[[], Bounded]):
+        self.label, self.what, self.head = label, what, head
+        self._open_raw = open_raw
+
+    def text(self) -> io.TextIOWrapper:
+        """The whole file as a text stream (the caller closes it)."""
+        stream = io.TextIOWrapper(io.BufferedReader(self._open_raw(), READ_CHUNK), encoding=CODEC, newline="")
+        stream._CHUNK_SIZE = 1 << 16  # fewer decoder calls than the default 8 KiB
+        return stream
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        return _parse(self.text, self.label, self.what)
+
+
+def open_csv(source: str | os.PathLike | bytes | BinaryIO, name: str | None, what: str) -> CsvText:
+    """Open a path, bytes, or a binary stream (read once, not closed) as a CSV `what`.
+
+    Raises SourceError for a missing path, a folder, a file past MAX_FILE_BYTES, an empty
+    file and the formats `_sniff` recognises; the size of a stream is checked while it is read.
     """
-    if isinstance(source, (bytes, bytearray)):
+    if isinstance(source, (bytes, bytearray, memoryview)):
         label = name or f"<{what}>"
-        raw = bytes(source)
+        data = bytes(source)
+        _check_size(len(data), label, what)
+        prefix = data[:SNIFF_BYTES]
+
+        def open_raw() -> Bounded:
+            return Bounded(b"", io.BytesIO(data), owned=True, limit=MAX_FILE_BYTES, label=label, what=what)
+
+    elif hasattr(source, "read"):
+        stream = source
+        label = name or str(getattr(stream, "name", "") or f"<{what}>")
+        prefix = _read_some(stream, SNIFF_BYTES, label, what)
+
+        def open_raw() -> Bounded:
+            return Bounded(prefix, stream, owned=False, limit=MAX_FILE_BYTES, label=label, what=what)
+
     else:
         path = Path(source)
         label = name or str(path)
-        if not path.exists():
-            raise SourceError(f"{label}: file not found. Check the path of the {what} in the config.")
-        if path.is_dir():
-            raise SourceError(f"{label}: is a folder, not a {what} file.")
-        raw = path.read_bytes()
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
+        _check_path(path, label, what)
+        with _open_path(path, label) as f:
+            prefix = _read_some(f, SNIFF_BYTES, label, what)
+
+        def open_raw() -> Bounded:
+            return Bounded(b"", _open_path(path, label), owned=True, limit=MAX_FILE_BYTES, label=label, what=what)
+
+    csv.field_size_limit(MAX_FIELD_CHARS)  # for _sniff's look at the first line; _parse sets it again
+    head = _sniff(prefix, label, what, complete=len(prefix) < SNIFF_BYTES)
+    return CsvText(label, what, head, open_raw)
+
+
+def _read_some(stream: BinaryIO, n: int, label: str, what: str) -> bytes:
+    raw = Bounded(b"", stream, owned=False, limit=MAX_FILE_BYTES, label=label, what=what)
+    parts, got = [], 0
+    while got < n:
+        buffer = bytearray(n - got)
+        k = raw.readinto(buffer)
+        if not k:
+            break
+        parts.append(bytes(buffer[:k]))
+        got += k
+    return b"".join(parts)
+
+
+def _open_path(path: Path, label: str) -> BinaryIO:
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    if not text.strip():
+        return path.open("rb")
+    except OSError as exc:  # no permission, gone since it was checked
+        raise SourceError(f"{label}: cannot be read ({exc.strerror or type(exc).__name__}).") from None
+
+
+def _check_path(path: Path, label: str, what: str) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise SourceError(f"{label}: file not found. Check the path of the {what} in the config.") from None
+    except OSError as exc:
+        raise SourceError(f"{label}: cannot be read ({exc.strerror or type(exc).__name__}).") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise SourceError(f"{label}: is a folder, not a file. Point the config at the {what} file inside it.")
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceError(f"{label}: is not a regular file (a device or a pipe?). Give the path of the {what} file.")
+    _check_size(info.st_size, label, what)
+
+
+def _check_size(size: int, label: str, what: str) -> None:
+    if size > MAX_FILE_BYTES:
+        raise SourceError(
+            f"{label}: {size_text(size)}, more than the {size_text(MAX_FILE_BYTES)} a {what} may be. "
+            "Export only this wave's rows (a date range or filter) or split the file."
+        )
+
+
+def _sniff(prefix: bytes, label: str, what: str, *, complete: bool) -> str:
+    """Refuse what is plainly not a CSV from its first bytes; return the head as text."""
+    body = prefix.removeprefix(BOM)
+    again = f"download the {what} again and give it as it came, without opening it in a spreadsheet"
+    if complete and not body.strip():
         raise SourceError(f"{label}: the file is empty. Export the {what} again.")
-    return label, text
+    if body.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        if b"[Content_Types].xml" in body or b"xl/" in body:
+            raise SourceError(f"{label}: is an Excel workbook (.xlsx), not a CSV file; export it as CSV "
+                              f"(Excel: File → Save As → CSV UTF-8), or {again}.")
+        raise SourceError(f"{label}: is a zip archive, not a CSV file; unzip it and give the CSV file inside.")
+    if body.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        raise SourceError(f"{label}: is an Excel workbook (.xls), not a CSV file; export it as CSV "
+                          f"(Excel: File → Save As → CSV UTF-8), or {again}.")
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SourceError(f"{label}: is UTF-16 text (Excel's \"Unicode Text\"), not a CSV file; save it as CSV UTF-8 "
+                          f"(comma delimited), or {again}.")
+    if b"\x00" in body:
+        raise SourceError(f"{label}: is not a text file (it holds binary data); give the {what} as a .csv file.")
+    head = decode_bytes(prefix, final=complete)[:HEAD_CHARS]
+    sep = _separator(next((line for line in head.splitlines() if line.strip()), ""))
+    if sep:
+        shown = "tabs, not commas (a TSV or \"Text (Tab delimited)\" file)" if sep == "\t" else (
+            f"{sep!r}, not commas (a spreadsheet set to another region saved it)")
+        raise SourceError(f"{label}: is separated by {shown}; save it as CSV (comma delimited), or {again}.")
+    return head
 
 
-def records(text: str, label: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield (1-based line where the record starts, fields) for every CSV record."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
-    start = 1
-    try:
-        for row in reader:
-            yield start, row
-            start = reader.line_num + 1
-    except csv.Error as exc:  # e.g. a NUL byte or an unterminated quote at the end
-        raise SourceError(f"{label}, line {reader.line_num}: not readable as CSV ({exc}).") from None
+def _separator(line: str) -> str | None:
+    """';' or a tab when the first line splits into more fields by it than by commas."""
+    fields = {sep: len(next(csv.reader([line], delimiter=sep, strict=False), [])) for sep in (",", ";", "\t")}
+    best = max((";", "\t"), key=fields.__getitem__)
+    return best if fields[best] >= 2 and fields[best] > fields[","] else None
+
+
+def load_text(source: str | os.PathLike | bytes | BinaryIO, name: str | None, what: str) -> tuple[str, str]:
+    """(label, the whole decoded text): for small files only; readers stream with `open_csv`."""
+    src = open_csv(source, name, what)
+    with src.text() as stream:
+        return src.label, stream.read()
+
+
+def records(text: str, label: str, what: str = "CSV file") -> Iterator[tuple[int, list[str]]]:
+    """(1-based line where the record starts, fields) for every CSV record of a text."""
+    return _parse(lambda: io.StringIO(text, newline=""), label, what)
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -83,8 +258,12 @@ def header_names(names: list[str]) -> list[str]:
 
 
 def columns_found(names: list[str]) -> str:
-    """The first columns of a file, for a message."""
-    return (", ".join(names[:12]) + ("…" if len(names) > 12 else "")) or "(none)"
+    """The first columns of a file, for a message: printable, each cut at 40 characters."""
+    shown = []
+    for n in names[:12]:
+        n = "".join(c if c.isprintable() else "?" for c in n[:41])
+        shown.append(n[:40] + "…" if len(n) > 40 else n)
+    return (", ".join(shown) + ("…" if len(names) > 12 else "")) or "(none)"
 
 
 def fit_row(row: list[str], width: int, *, may_lack: int, label: str, line: int, again: str) -> list[str]:

@@ -2,19 +2,17 @@
 
 Flow (FORMATS.md): POST `.../export-responses`, poll `.../export-responses/{progressId}`
 until `complete`, GET `.../export-responses/{fileId}/file` (a zip holding one CSV), then
-parse that CSV with `read_qualtrics_csv`. Every failure is a `SourceError` naming the
-survey or host. The API token never appears in a message: `requests` exceptions carry the
+parse that CSV with `read_qualtrics_csv`, streamed (`qualtrics_zip`). Every failure is a
+`SourceError` naming the survey or host. The API token never appears in a message: `requests` exceptions carry the
 prepared request (headers included), so they are turned into our own text and dropped.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
@@ -22,7 +20,7 @@ import requests
 
 from bridge.errors import SourceError
 from bridge.models import SurveyTable
-from bridge.sources.qualtrics_csv import read_qualtrics_csv
+from bridge.sources.qualtrics_zip import read_export_zip, spool_download
 
 log = logging.getLogger(__name__)
 
@@ -282,11 +280,13 @@ def fetch_survey(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     backoff: float = 1.0,
+    keep: Collection[str] | None = None,
 ) -> SurveyTable:
     """Export `survey_id` as CSV (with labels) and read it into a `SurveyTable`.
 
     `timeout` bounds the whole export, retries included; `backoff` is the first wait after
-    a 429 without Retry-After, a 5xx or a dropped connection (then doubled).
+    a 429 without Retry-After, a 5xx or a dropped connection (then doubled). `keep` is
+    `read_qualtrics_csv`'s: the columns each Response.fields holds (None: all).
     """
     survey_id = (survey_id or "").strip()
     if not survey_id:
@@ -296,13 +296,13 @@ def fetch_survey(
     own = session is None
     client = _Client(survey_id, base_url, token, timeout, session or requests.Session(), backoff, sleep, clock)
     try:
-        return _export(client, poll_initial, poll_max)
+        return _export(client, poll_initial, poll_max, keep)
     finally:
         if own:
             client.session.close()
 
 
-def _export(c: _Client, poll_initial: float, poll_max: float) -> SurveyTable:
+def _export(c: _Client, poll_initial: float, poll_max: float, keep: Collection[str] | None) -> SurveyTable:
     # The POST is retried like the GETs: a 5xx may come after Qualtrics started an export,
     # but a second export only reads the responses, so starting another one is harmless.
     started = c.result(
@@ -329,30 +329,12 @@ def _export(c: _Client, poll_initial: float, poll_max: float) -> SurveyTable:
     file_id = f"{result.get('fileId') or ''}"
     if not file_id:
         raise SourceError(f"Qualtrics at {c.host} finished the export of survey {c.survey_id} but sent no fileId; run again.")
-    resp = c.call("GET", f"{c.root}/{quote(file_id, safe='')}/file", "downloading the export")
-    return _read_zip(c, resp.content, resp.headers.get("Content-Type", "?"))
-
-
-def _read_zip(c: _Client, body: bytes, content_type: str) -> SurveyTable:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(body))
-    except zipfile.BadZipFile:
-        raise SourceError(
-            f"The export file of survey {c.survey_id} from {c.host} is not a zip archive "
-            f"(Content-Type {content_type}, {len(body)} bytes); run again."
-        ) from None
-    with archive:
-        names = [n for n in archive.namelist() if n.lower().endswith(".csv") and not n.startswith("__MACOSX/")]
-        if len(names) != 1:
-            found = ", ".join(archive.namelist()) or "nothing"
-            want = "no CSV file" if not names else "several CSV files"
-            raise SourceError(
-                f"The export zip of survey {c.survey_id} from {c.host} holds {want} (found: {found}); expected one CSV."
-            )
-        try:
-            data = archive.read(names[0])
-        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, NotImplementedError) as exc:
-            raise SourceError(
-                f"The export zip of survey {c.survey_id} from {c.host} is damaged ({type(exc).__name__}); run again."
-            ) from None
-    return read_qualtrics_csv(data, name=f"{c.survey_id} export ({names[0]})")
+    # Streamed to a spooled temporary file, then the CSV streamed out of the zip: the
+    # export is never held whole in memory (bridge.sources.qualtrics_zip, limits.py).
+    where = f"survey {c.survey_id} from {c.host}"
+    resp = c.call("GET", f"{c.root}/{quote(file_id, safe='')}/file", "downloading the export", stream=True)
+    with resp:
+        body, size = spool_download(resp, where)
+    with body:
+        return read_export_zip(body, size, where=where, survey_id=c.survey_id,
+                               content_type=resp.headers.get("Content-Type", "?"), keep=keep)

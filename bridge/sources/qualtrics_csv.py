@@ -1,6 +1,7 @@
 """Reader for Qualtrics CSV exports: the current three-header-row export and the legacy one.
 
 Current export: row 1 field names, row 2 question text or labels, row 3 `{"ImportId":...}`.
+The 2016 "Insights" export has the same three rows with legacy names on row 1 (`ResponseID`).
 Legacy export: UTF-8 BOM, row 1 `V1..V10` + question codes, row 2 the metadata names for
 V1..V10 + question text, a trailing comma on every line. Labels (`Survey Preview`,
 `True`) and numeric codes (`1`, `1`) are both understood. Every value is kept as text.
@@ -11,11 +12,14 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections import Counter
+from collections.abc import Collection, Iterator
 from datetime import datetime
+from typing import BinaryIO
 
 from bridge.errors import SourceError
 from bridge.models import SurveyTable, Response
-from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, load_text, parse_int, records
+from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, open_csv, parse_int
 
 WHAT = "Qualtrics CSV export"
 
@@ -52,12 +56,33 @@ def _legacy_duration(start: str, end: str) -> int | None:
     return int((b - a).total_seconds())
 
 
-def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = None) -> SurveyTable:
-    label, text = load_text(source, name, WHAT)
-    rows = records(text, label)
+def read_qualtrics_csv(
+    source: str | os.PathLike | bytes | BinaryIO,
+    *,
+    name: str | None = None,
+    keep: Collection[str] | None = None,
+) -> SurveyTable:
+    """Read an export from a path, bytes, or a binary stream (the CSV inside the API's zip).
+
+    `keep` names the columns each `Response.fields` holds (None: every column); the others
+    are dropped as soon as the row is read, so a close-out that passes the few columns it
+    uses holds a million responses in a few hundred MB. `SurveyTable.columns` lists every
+    column whatever `keep` says, and the metadata a Response has as attributes (ResponseId,
+    Status, Finished, Duration, Progress, RecordedDate) is read from the row in any case.
+    """
+    src = open_csv(source, name, WHAT)
+    rows = src.records()
+    try:
+        return _read(rows, src.label, keep)
+    finally:
+        rows.close()
+
+
+def _read(rows: Iterator[tuple[int, list[str]]], label: str, keep: Collection[str] | None) -> SurveyTable:
     first = next(rows, (1, []))[1]
     second = next(rows, (2, []))[1]
     legacy = bool(first) and _LEGACY_V.match(first[0].strip() or "") is not None and "ResponseID" in second
+    insights = False
     if legacy:  # V1..V10 are named on row 2
         names = [
             LEGACY_NAMES.get(second[i].strip(), second[i]) if _LEGACY_V.match(n.strip()) and i < len(second) else n
@@ -65,6 +90,11 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
         ]
     else:
         names = first
+        stripped = {n.strip() for n in first}
+        if "ResponseId" not in stripped and "ResponseID" in stripped:
+            # The 2016 "Insights" export: three header rows like today's, the legacy names on row 1.
+            insights = True
+            names = [_renamed(n, stripped) for n in first]
     names = header_names(names)
     if "ResponseId" not in names:
         hint = (
@@ -75,7 +105,8 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
         raise SourceError(f"{label}: not a {WHAT}: no ResponseId column. Columns found: {columns_found(names)}.{hint}")
 
     width = len(names)
-    rid = names.index("ResponseId")
+    col = {n: i for i, n in enumerate(names)}
+    rid = col["ResponseId"]
     pending: list[tuple[int, list[str]]] = []
     if not legacy and _looks_like_data(second, rid):
         # Both extra header rows were deleted: row 2 is already a response.
@@ -89,37 +120,77 @@ def read_qualtrics_csv(source: str | os.PathLike | bytes, *, name: str | None = 
             marker = cells[rid] if rid < len(cells) else ""
             if not marker.lstrip().startswith("{"):
                 pending.append(third)
+
+    i_status, i_finished, i_progress = col.get("Status"), col.get("Finished"), col.get("Progress")
+    i_recorded = col.get("RecordedDate", col.get("EndDate"))
+    i_duration = col.get("Duration (in seconds)")
+    i_start, i_end = col.get("StartDate"), col.get("EndDate")
+    from_dates = legacy or (insights and i_duration is None)
+    wanted = None if keep is None else set(keep)
+    kept = None if wanted is None else [(n, i) for n, i in col.items() if n in wanted]
+    shared: dict[str, str] = {}  # one object for each value repeated in the first rows
+    share = shared.get
+
     responses: list[Response] = []
     seen: dict[str, int] = {}
     for line, row in itertools.chain(pending, rows):
         if not any(f.strip() for f in row):
             continue
-        # A short row is padded: nothing in the export's layout tells a dropped trailing
-        # empty field from a cut row (no source says Qualtrics does either; least surprise).
-        row = fit_row(row, width, may_lack=width, label=label, line=line, again="export it again")
-        fields = dict(zip(names, row))
-        response_id = fields["ResponseId"].strip()
+        if len(row) != width:
+            # A short row is padded: nothing in the export's layout tells a dropped trailing
+            # empty field from a cut row (no source says Qualtrics does either; least surprise).
+            row = fit_row(row, width, may_lack=width, label=label, line=line, again="export it again")
+        if len(responses) == _SHARE_AFTER:
+            _learn_repeats(shared, responses)
+        response_id = row[rid].strip()
         if not response_id:
             raise SourceError(f"{label}, line {line}: ResponseId is empty. Export the responses again.")
         check_unique(seen, "ResponseId", response_id, label=label, line=line, again="export again")
-        status = fields.get("Status", "").strip()
-        if legacy:
-            duration = _legacy_duration(fields.get("StartDate", ""), fields.get("EndDate", ""))
+        status = row[i_status].strip() if i_status is not None else ""
+        if from_dates:
+            duration = _legacy_duration(_at(row, i_start), _at(row, i_end))
         else:
-            duration = parse_int(fields.get("Duration (in seconds)", ""))
+            duration = parse_int(_at(row, i_duration))
+        progress = _at(row, i_progress).strip()
+        if kept is None:
+            fields = dict(zip(names, map(share, row, row)))
+        else:
+            fields = {n: share(row[i], row[i]) for n, i in kept}
         responses.append(
             Response(
                 response_id=response_id,
-                status=STATUS_CODES.get(status, status),
-                finished=_finished(fields.get("Finished", "")),
+                status=STATUS_CODES.get(status) or share(status, status),
+                finished=_finished(_at(row, i_finished)),
                 duration_seconds=duration,
-                progress=fields.get("Progress", "").strip(),
-                recorded_date=fields.get("RecordedDate", fields.get("EndDate", "")).strip(),
+                progress=share(progress, progress),
+                recorded_date=_at(row, i_recorded).strip(),
                 fields=fields,
                 source_row=line,
             )
         )
     return SurveyTable(source=label, columns=names, responses=responses, legacy=legacy)
+
+
+# After this many responses, the values they repeat are shared by the rows that follow (a
+# million "True", "IP Address", "100" cost one object each); unique values are left alone.
+_SHARE_AFTER = 1000
+_SHARE_MAX_LEN = 64
+
+
+def _learn_repeats(shared: dict[str, str], responses: list[Response]) -> None:
+    counts = Counter(v for r in responses for v in r.fields.values() if len(v) <= _SHARE_MAX_LEN)
+    counts.update(v for r in responses for v in (r.status, r.progress))
+    shared.update((v, v) for v, k in counts.items() if k > 1)
+
+
+def _renamed(name: str, present: set[str]) -> str:
+    """A legacy metadata name as today's, unless today's is there too."""
+    new = LEGACY_NAMES.get(name.strip())
+    return new if new and new not in present else name
+
+
+def _at(row: list[str], i: int | None) -> str:
+    return row[i] if i is not None else ""
 
 
 def _looks_like_data(row: list[str], rid: int) -> bool:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import botocore.httpsession
 import pytest
 from mturk_api_support import P808, SAMPLE_BATCH, hermetic_aws_env, seeded
+from paths import need_shared
 
 from bridge.panels.mturk.emulator import MTurkEmulator
 
@@ -75,8 +76,6 @@ def emu(make_emu) -> MTurkEmulator:
 
 
 def _served(path):
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the shared folder must sit beside the repository")
     emulator, table = seeded(path)
     with emulator:
         yield emulator, table
@@ -85,7 +84,7 @@ def _served(path):
 @pytest.fixture(scope="module")
 def p808():
     """(served emulator seeded with the P808 batch file, its CSV table); read-only."""
-    yield from _served(P808)
+    yield from _served(need_shared(P808))
 
 
 @pytest.fixture(scope="module")

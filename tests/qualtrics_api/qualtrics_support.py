@@ -15,8 +15,10 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
-# shared/ sits beside the repository, locally and in CI's fresh clone.
-REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "realworld"
+# shared/ sits beside the repository, locally and in CI's fresh clone (tests/paths.py: a test
+# naming these paths skips without it, fails under CI).
+from paths import REALWORLD, need_shared  # noqa: E402
+
 CASSETTE = REALWORLD / "qualtrics_export_session.yml"
 SAMPLE_CSV = REALWORLD / "qualtrics_sample.csv"
 TOKEN = "tok-S3CRET-7f2a9c41d0e8b6"  # distinctive, so a leak is easy to spot
@@ -134,7 +136,7 @@ class _MiniYaml:
 
 
 def load_cassette(path: Path = CASSETTE) -> list[dict]:
-    return _MiniYaml(path.read_text(encoding="utf-8")).map(0)["http_interactions"]
+    return _MiniYaml(need_shared(path).read_text(encoding="utf-8")).map(0)["http_interactions"]
 
 
 def cassette_body(response: dict) -> bytes:
