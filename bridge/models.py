@@ -52,6 +52,7 @@ class Task:
     created_at: datetime | None = None
     expires_at: datetime | None = None
     masters: bool = False  # MTurk: the HIT requires Masters (a fee surcharge)
+    annotation: str = ""  # MTurk RequesterAnnotation (batch file), as the requester set it
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,8 @@ class SubmissionTable:
     submissions: list[Submission]
     answer_fields: list[str] = field(default_factory=list)
     currency: str | None = None  # when the source says (Prolific's API); else the config's
+    # The completion codes the task defines and what each means (Prolific's API), by code.
+    code_outcomes: dict[str, str] = field(default_factory=dict)
 
 
 # --- The survey side ------------------------------------------------------------------------

@@ -4,18 +4,27 @@ Speaks the flow, JSON envelopes and headers of the recorded real session
 (`realworld/qualtrics_export_session.yml`): POST `/API/v3/surveys/{id}/export-responses`,
 GET `.../export-responses/{progressId}` (`inProgress` → `complete` with a `fileId`, or
 `failed`), GET `.../export-responses/{fileId}/file` (a zip holding `<Survey Name>.csv`), and
-GET `/API/v3/surveys/{id}`. The seeded CSV is served byte for byte, whatever `useLabels`
-says: the emulator cannot translate codes it does not know the labels of.
+GET `/API/v3/surveys/{id}`. Authentication: `X-API-TOKEN`, or an OAuth `Authorization:
+Bearer` token.
+
+The export body is checked and honoured as Qualtrics' "Start Response Export" reference
+documents it (https://api.qualtrics.com/6b00592b9c013-start-response-export; the workflows,
+continuation included: https://developers.qodex.ai/qualtrics-public/surveys-response-import-export-api):
+`format` csv or tsv (the other formats are refused: the emulator holds CSV only), `limit`,
+`startDate`/`endDate` (on RecordedDate), `useLabels` (Status and Finished as labels or
+numeric codes; answer choices stay as seeded, their labels being unknown),
+`exportResponsesInProgress`, `compress`, `allowContinuation`/`continuationToken`. When an
+export holds exactly the seeded rows, unchanged, its file is the seeded CSV byte for byte.
 
     emu = QualtricsEmulator(token="t")
     emu.add_survey("SV_abc", "wave3.csv", name="Wave 3")
+    emu.add_responses("SV_abc", [{"workerId": "A1", "Finished": "False"}], in_progress=True)
     with emu.serve() as server:        # or: with emu: ... emu.url
         fetch_survey("SV_abc", base_url=server.url, token="t")
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -26,20 +35,30 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
 from bridge.emulator.base import Fault, Faults, Serving
+from bridge.emulator.qualtrics_export import (
+    FORMATS,
+    IN_PROGRESS_PREFIX,
+    ExportOptions,
+    OptionError,
+    Row,
+    SurveyData,
+    check_options,
+)
 from bridge.errors import SourceError
+
+__all__ = ["FORMATS", "QualtricsEmulator", "add_cli_surveys"]
 
 SURVEY_ID = re.compile(r"^SV_[A-Za-z0-9]+$")
 _ROUTE_EXPORT = re.compile(r"^/API/v3/surveys/([^/]+)/export-responses/?$")
 _ROUTE_PROGRESS = re.compile(r"^/API/v3/surveys/([^/]+)/export-responses/([^/]+)/?$")
 _ROUTE_FILE = re.compile(r"^/API/v3/surveys/([^/]+)/export-responses/([^/]+)/file/?$")
 _ROUTE_SURVEY = re.compile(r"^/API/v3/surveys/([^/]+)/?$")
-FORMATS = {"csv", "tsv", "json", "ndjson", "spss", "xml"}
-_BOOL_OPTIONS = ("useLabels", "includeDisplayOrder", "breakoutSets", "exportResponsesInProgress", "compress")
 _METADATA = {
     "StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
     "RecordedDate", "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail",
@@ -62,31 +81,14 @@ STATUS_TEXT = {
 }
 
 
-class _Survey:
-    def __init__(self, survey_id: str, name: str, data: bytes):
-        self.id, self.name, self.data = survey_id, name, data
-        text = data.decode("utf-8-sig", errors="replace")
-        rows = list(csv.reader(io.StringIO(text)))
-        self.fields = rows[0] if rows else []
-        self.texts = rows[1] if len(rows) > 1 else []
-        imports = rows[2] if len(rows) > 2 and rows[2][:1] and rows[2][0].startswith('{"ImportId"') else []
-        self.import_ids = [_import_id(cell) for cell in imports]
-        self.responses = max(0, len([r for r in rows if r]) - (3 if imports else 2))
-
-
-def _import_id(cell: str) -> str:
-    try:
-        return str(json.loads(cell).get("ImportId", ""))
-    except (ValueError, AttributeError):
-        return ""
-
-
 class _Export:
-    def __init__(self, survey_id: str, progress_id: str):
+    def __init__(self, survey_id: str, progress_id: str, options: ExportOptions, rows: list[Row], reached: int):
         self.survey_id, self.progress_id = survey_id, progress_id
+        self.options, self.rows, self.reached = options, rows, reached  # the rows as of the request
         self.polls = 0
         self.status = "inProgress"
         self.file_id: str | None = None
+        self.continuation_token: str | None = None
 
 
 class QualtricsEmulator(Serving):
@@ -101,16 +103,21 @@ class QualtricsEmulator(Serving):
         fail_exports: bool = False,
         polls_to_complete: int = 2,
         seed: int | None = None,
+        oauth_token: str | None = None,
     ):
+        """`token` is the X-API-TOKEN accepted; `oauth_token` the OAuth access token accepted
+        as `Authorization: Bearer` (default: `token` too)."""
         if polls_to_complete < 0:
             raise ValueError("polls_to_complete must be >= 0")
         self.token = token
+        self.oauth_token = oauth_token if oauth_token is not None else token
         self.faults = Faults(latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate, seed=seed)
         self.fail_exports = fail_exports
         self.polls_to_complete = polls_to_complete
-        self.surveys: dict[str, _Survey] = {}
+        self.surveys: dict[str, SurveyData] = {}
         self.exports: dict[str, _Export] = {}
         self.files: dict[str, str] = {}  # fileId -> progressId
+        self.continuations: dict[str, tuple[str, int]] = {}  # token -> (survey id, rows recorded before it)
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, in order
         self.statuses: list[int] = []  # the HTTP status answered to each, in the same order
         self.lock = threading.Lock()
@@ -134,7 +141,38 @@ class QualtricsEmulator(Serving):
         # Qualtrics names the zip entry after the survey; keep it a plain file name.
         name = re.sub(r"[/\\]", "_", (name or survey_id).strip()) or survey_id
         with self.lock:
-            self.surveys[survey_id] = _Survey(survey_id, name, data)
+            self.surveys[survey_id] = SurveyData(survey_id, name, data)
+
+    def add_responses(self, survey_id: str, responses: Iterable[Mapping[str, str]], *, in_progress: bool = False
+                      ) -> list[str]:
+        """Record more responses (field name -> value; missing fields are empty) after the
+        survey was seeded, as if they came in later; returns their ResponseIds.
+
+        With `in_progress` they are responses still being taken: only an export with
+        `exportResponsesInProgress` holds them, their ResponseIds start with FS_ and
+        Finished is False. A seeded CSV's rows whose ResponseId starts with FS_ are
+        in-progress ones too. ValueError for an unknown field or a ResponseId of the wrong kind.
+        """
+        with self.lock:
+            survey = self.surveys[survey_id]
+            ids = []
+            for response in responses:
+                unknown = set(response) - set(survey.fields)
+                if unknown:
+                    raise ValueError(f"survey {survey_id} has no field(s) {', '.join(sorted(unknown))}")
+                values = [str(response.get(name, "")) for name in survey.fields]
+                rid = survey.col.get("ResponseId")
+                if rid is not None:
+                    if not values[rid]:
+                        values[rid] = self._new_id(IN_PROGRESS_PREFIX if in_progress else "R_")
+                    if values[rid].startswith(IN_PROGRESS_PREFIX) != in_progress:
+                        raise ValueError(f"ResponseId {values[rid]!r}: in-progress responses, and only they, "
+                                         f"start with {IN_PROGRESS_PREFIX}")
+                    ids.append(values[rid])
+                if in_progress and "Finished" in survey.col:
+                    values[survey.col["Finished"]] = "False"
+                survey.append(values, in_progress)
+            return ids
 
     # --- the API (called by the handler; returns status, body, content type, headers) ------
 
@@ -143,22 +181,25 @@ class QualtricsEmulator(Serving):
         return prefix + "".join(self._random.choice(alphabet) for _ in range(length))
 
     def start_export(self, survey_id: str, body: bytes):
+        """Check the body (400 naming the bad member) and take the export's rows as they are now."""
         try:
-            options = json.loads(body.decode("utf-8") or "null")
+            decoded = json.loads(body.decode("utf-8") or "null")
         except (UnicodeDecodeError, ValueError):
             return _error(400, "The request body is not valid JSON.", "QVAL_1")
-        if not isinstance(options, dict):
-            return _error(400, "The request body must be a JSON object.", "QVAL_1")
-        fmt = options.get("format")
-        if fmt not in FORMATS:
-            return _error(400, f"format must be one of {', '.join(sorted(FORMATS))}.", "QVAL_2")
-        if fmt != "csv":  # the emulator only holds CSV files
-            return _error(400, f"The emulator only exports format csv, not {fmt}.", "QVAL_2")
-        for key in _BOOL_OPTIONS:
-            if key in options and not isinstance(options[key], bool):
-                return _error(400, f"{key} must be a boolean.", "QVAL_3")
+        try:
+            options = check_options(decoded)
+        except OptionError as exc:
+            return _error(400, f"Invalid request body: {exc.message}", exc.code)
         with self.lock:
-            export = _Export(survey_id, self._new_id("ES_"))
+            since = None
+            if options.continuation_token is not None:
+                known = self.continuations.get(options.continuation_token)
+                if known is None or known[0] != survey_id:
+                    return _error(400, "Invalid request body: continuationToken is not one this survey's exports "
+                                       "gave.", "QVAL_4")
+                since = known[1]
+            rows, reached = self.surveys[survey_id].select(options, since)
+            export = _Export(survey_id, self._new_id("ES_"), options, rows, reached)
             self.exports[export.progress_id] = export
             if self.polls_to_complete == 0:
                 self._finish(export)
@@ -169,6 +210,11 @@ class QualtricsEmulator(Serving):
         if export.status == "complete":
             export.file_id = f"{uuid.UUID(int=self._random.getrandbits(128), version=4)}-def"
             self.files[export.file_id] = export.progress_id
+            # A continuation export gives the next token too, so a chain keeps going (unconfirmed
+            # whether Qualtrics needs allowContinuation again for it; giving it is harmless).
+            if export.options.allow_continuation or export.options.continuation_token is not None:
+                export.continuation_token = self._new_id("", 32)
+                self.continuations[export.continuation_token] = (export.survey_id, export.reached)
 
     def poll(self, survey_id: str, progress_id: str):
         with self.lock:
@@ -182,14 +228,21 @@ class QualtricsEmulator(Serving):
             return _ok(_progress(export, self.polls_to_complete))
 
     def file(self, survey_id: str, file_id: str):
+        """The export's file: zipped by default; with `compress: false` the CSV itself
+        (content type and disposition of the bare file unconfirmed: text/csv, attachment)."""
         with self.lock:
             export = self.exports.get(self.files.get(file_id, ""))
             if export is None or export.survey_id != survey_id:
                 return _error(404, f"File {file_id} of survey {survey_id} does not exist.")
             survey = self.surveys[survey_id]
+            data = survey.render(export.rows, export.options)
+        entry = f"{survey.name}.{export.options.fmt}"
+        if not export.options.compress:
+            kind = "text/csv" if export.options.fmt == "csv" else "text/tab-separated-values"
+            return 200, data, f"{kind}; charset=UTF-8", {"content-disposition": f"attachment; filename={quote_plus(entry)}"}
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(f"{survey.name}.csv", survey.data)
+            zf.writestr(entry, data)
         headers = {"content-disposition": f"attachment; filename={quote_plus(survey.name)}.zip"}
         return 200, buf.getvalue(), "application/zip", headers
 
@@ -242,6 +295,17 @@ class QualtricsEmulator(Serving):
             return _error(500, "An internal server error occurred.", "INTERNAL_ERROR")
         return answer
 
+    def _refuse_auth(self, headers):
+        """None when the request carries an accepted X-API-TOKEN or OAuth bearer token (an
+        X-API-TOKEN, when given, is the one checked); else the error answer. The wording for
+        a refused bearer token is unconfirmed."""
+        token, bearer = headers.get("X-API-TOKEN"), _bearer(headers)
+        if token:
+            return None if token == self.token else _error(401, "Unrecognized X-API-TOKEN.", "DCD_7")
+        if bearer is not None:
+            return None if bearer == self.oauth_token else _error(401, "Invalid OAuth access token.", "AUTH_1")
+        return _error(400, "Expected authorization in headers, but none provided.", "ATP_2")
+
     def _route(self, method: str, path: str, headers, body: bytes):
         routes = (
             (_ROUTE_FILE, "GET", self.file),
@@ -256,17 +320,20 @@ class QualtricsEmulator(Serving):
             if method != verb:
                 return _error(405, f"Method {method} is not allowed on this resource.")
             # Qualtrics checks the token before it looks at the resource.
-            token = headers.get("X-API-TOKEN")
-            if not token:
-                return _error(400, "Expected authorization in headers, but none provided.", "ATP_2")
-            if token != self.token:
-                return _error(401, "Unrecognized X-API-TOKEN.", "DCD_7")
+            refused = self._refuse_auth(headers)
+            if refused is not None:
+                return refused
             survey_id = m.group(1)
             if survey_id not in self.surveys:
                 return _error(404, f"Survey {survey_id} does not exist.", "QVAL_404")
             args = m.groups()[1:] + ((body,) if verb == "POST" else ())
             return action(survey_id, *args)
         return _error(404, "The requested resource does not exist.")
+
+
+def _bearer(headers) -> str | None:
+    scheme, _, credentials = (headers.get("Authorization") or "").strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
 
 
 def _progress(export: _Export, polls_to_complete: int, with_id: bool = False) -> dict:
@@ -276,6 +343,8 @@ def _progress(export: _Export, polls_to_complete: int, with_id: bool = False) ->
     done = export.status == "complete" or polls_to_complete == 0
     result["percentComplete"] = 100.0 if done else round(100.0 * export.polls / polls_to_complete, 1)
     result["status"] = export.status
+    if export.continuation_token:
+        result["continuationToken"] = export.continuation_token
     return result
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from typing import TextIO
 
-from bridge.panels.mturk.emulator import DEFAULT_BALANCE, MTurkEmulator, parse_balance, wait_for_stop_signal
+from bridge.panels.mturk.emulator import DEFAULT_BALANCE, MTurkEmulator, parse_balance, starting_at, wait_for_stop_signal
 from bridge.emulator.qualtrics import QualtricsEmulator, add_cli_surveys
 from bridge.errors import InputError
 from bridge.panels.prolific.emulator import DEFAULT_BALANCE as PROLIFIC_BALANCE
@@ -27,10 +28,13 @@ def serve(
     prolific_balance: str = str(PROLIFIC_BALANCE),
     prolific_token: str = "test-token",
     out: TextIO | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Print the MTurk endpoint URL as the first line, `qualtrics: URL` as the second and
     `prolific: URL` as the third, then serve all three until SIGINT/SIGTERM. The fault
-    options apply to every emulator. Bad options raise InputError before printing."""
+    options apply to every emulator. `now` runs the MTurk emulator as of that time (its
+    clock starts there and advances with real time). Bad options raise InputError before
+    printing."""
     out = out if out is not None else sys.stdout
     try:
         amount = parse_balance(balance)
@@ -42,7 +46,8 @@ def serve(
         raise InputError(f"--prolific-workspace-balance {prolific_balance!r} is not an amount such as 10000.00 "
                          "(zero or more).") from None
     try:
-        mturk = MTurkEmulator(amount, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
+        mturk = MTurkEmulator(amount, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate,
+                              clock=starting_at(now) if now is not None else None)
         qualtrics = QualtricsEmulator(
             token=qualtrics_token, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate
         )

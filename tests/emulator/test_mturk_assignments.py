@@ -115,8 +115,11 @@ def test_feedback_limits(emu, client):
         client.reject_assignment(AssignmentId=aid, RequesterFeedback="x" * 1025)
     assert error_of(e)[0] == "ValidationException" and "'requesterFeedback'" in error_of(e)[1]
     for bad in ("bell\x07", "form\x0cfeed", "esc\x1b"):
-        with pytest.raises(client.exceptions.RequestError):
+        with pytest.raises(ClientError) as e:  # the documented InvalidParameterValue (state.py names the source)
             client.reject_assignment(AssignmentId=aid, RequesterFeedback=bad)
+        code, message, _, status = error_of(e)
+        assert (code, status) == ("InvalidParameterValue", 400)
+        assert "RequesterFeedback" in message and re.search(r"\(\d{13}\)$", message)
     assert emu.assignment(aid).status == "Submitted"
     client.reject_assignment(AssignmentId=aid, RequesterFeedback="Tab\tnewline\nCR\r are fine. " + "x" * 990)
     assert emu.assignment(aid).status == "Rejected"

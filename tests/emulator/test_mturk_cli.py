@@ -14,7 +14,8 @@ import pytest
 from mturk_support import make_client
 
 REPO = Path(__file__).resolve().parents[2]
-P808 = REPO.parent / "shared" / "realworld" / "mturk_batch_results_P808.csv"
+from paths import REALWORLD, requires_shared  # noqa: E402  (the shared/ rule: tests/paths.py)
+P808 = REALWORLD / "mturk_batch_results_P808.csv"
 HANG_GUARD = 30  # seconds; only so a broken entry fails instead of hanging the suite
 
 
@@ -48,7 +49,7 @@ def test_module_entry_prints_url_first_and_stops_cleanly(signum):
     assert code == 0 and out == "" and "Traceback" not in err
 
 
-@pytest.mark.skipif(not P808.exists(), reason="shared realworld folder not beside the repository")
+@requires_shared(P808)
 def test_function_entry_with_a_seed_batch():
     code = ("import sys; from bridge.panels.mturk.emulator import serve_forever_cli; "
             f"sys.exit(serve_forever_cli(port=0, seed_batch={str(P808)!r}, latency_ms=1))")

@@ -14,7 +14,8 @@ from mturk_support import WORKER, error_of, raw_call
 from bridge.panels.mturk.emulator import MTurkEmulator
 
 TARGET = "MTurkRequesterServiceV20170117."
-FORMATS = Path(__file__).resolve().parents[3] / "shared" / "FORMATS.md"
+from paths import SHARED, requires_shared  # noqa: E402  (the shared/ rule: tests/paths.py)
+FORMATS = SHARED / "FORMATS.md"
 # The operations table of FORMATS.md (GetQualificationType is an extra the brief asks for).
 TABLE_OPERATIONS = {
     "GetAccountBalance", "GetHIT", "ListHITs", "ListAssignmentsForHIT", "GetAssignment", "ApproveAssignment",
@@ -35,14 +36,14 @@ def _formats_table_operations() -> set[str]:
     return names
 
 
-def test_served_operations_exist_in_botocore_model_and_cover_the_table():
+def test_served_operations_are_exactly_the_39_of_botocores_model():
     model_ops = set(botocore.session.get_session().get_service_model("mturk").operation_names)
     served = set(MTurkEmulator.operations())
-    assert served <= model_ops, served - model_ops
+    assert served == model_ops and len(served) == 39, (model_ops - served, served - model_ops)
     assert TABLE_OPERATIONS <= served, TABLE_OPERATIONS - served
 
 
-@pytest.mark.skipif(not FORMATS.exists(), reason="shared FORMATS.md not beside the repository")
+@requires_shared(FORMATS)
 def test_every_operation_in_formats_table_is_served():
     table = _formats_table_operations()
     assert len(table) >= 18
@@ -69,9 +70,9 @@ def test_missing_target_unknown_operation_and_bad_json_are_error_answers(emu):
     assert status == 400 and body["__type"] == "UnknownOperationException"
     status, _, body = raw_call(emu.url, "SomeOtherService.GetHIT", {})
     assert status == 400 and body["__type"] == "UnknownOperationException"
-    # In the model but not emulated: said so, not a crash.
+    # Every operation of the model is served: DeleteHIT answers for its HIT, not "unknown".
     status, _, body = raw_call(emu.url, TARGET + "DeleteHIT", {"HITId": "3ABC"})
-    assert status == 400 and "not served" in body["Message"]
+    assert status == 400 and body["__type"] == "RequestError" and body["TurkErrorCode"].endswith("HITDoesNotExist")
     status, _, body = raw_call(emu.url, TARGET + "GetHIT", b'{"HITId": ')
     assert status == 400 and body["__type"] == "SerializationException"
     status, _, body = raw_call(emu.url, TARGET + "GetHIT", ["3ABC"])

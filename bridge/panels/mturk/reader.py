@@ -12,7 +12,7 @@ import os
 from bridge.errors import SourceError
 from bridge.models import Submission, SubmissionTable, Task
 from bridge.money import AmountError, parse_amount
-from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, load_text, parse_int, records
+from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, open_csv, parse_int
 from bridge.panels.mturk.timefmt import parse_mturk_time
 from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES
 
@@ -24,16 +24,16 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
                        code_answer: str | None = None) -> SubmissionTable:
     """The batch file as a SubmissionTable: one Task per HIT, one Submission per assignment.
     `code_answer` names the answer field holding the completion code (without `Answer.`)."""
-    label, text = load_text(source, name, WHAT)
-    rows = records(text, label)
+    src = open_csv(source, name, WHAT)
+    label, rows = src.label, src.records()
     try:
         header_line, header = next(rows)
-    except StopIteration:  # pragma: no cover - load_text refuses empty files
+    except StopIteration:  # pragma: no cover - open_csv refuses empty files
         raise SourceError(f"{label}: the file is empty.") from None
     header = header_names(header)
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        head = text[:4096]  # the legacy Qualtrics export names ResponseID on its second row
+        head = src.head  # the legacy Qualtrics export names ResponseID on its second row
         hint = (
             " It looks like a Qualtrics export: point [mturk] csv at the batch-results file."
             if "ResponseId" in head or "ResponseID" in head
@@ -125,4 +125,5 @@ def _read_hit(label: str, line: int, hit_id: str, row: list[str], get) -> Task:
         auto_approval_delay_seconds=parse_int(get(row, "AutoApprovalDelayInSeconds")),
         created_at=parse_mturk_time(get(row, "CreationTime")),
         expires_at=parse_mturk_time(get(row, "Expiration")),
+        annotation=get(row, "RequesterAnnotation"),
     )

@@ -2,8 +2,8 @@
 
 JSON 1.1 over HTTP on 127.0.0.1: `POST /` with `X-Amz-Target:
 MTurkRequesterServiceV20170117.<Operation>`, no signature check. Requests are validated
-against botocore's service model (`mturk_validate`), then the server rules and state
-(`mturk_state`, `mturk_ops`) answer in MTurk's shapes. Faults (latency, throttling,
+against botocore's service model (`validate`), then the server rules and state
+(`state`, `ops`) answer in MTurk's shapes; all 39 operations of the model are served. Faults (latency, throttling,
 failures before or after the change) come from `bridge.emulator.base.Faults`.
 
 In tests:
@@ -13,8 +13,8 @@ In tests:
         emu.add_assignment(hit_id, "AWORKER1")
         client = boto3.client("mturk", region_name="us-east-1", endpoint_url=emu.url, ...)
 
-From a shell: `python -m bridge.panels.mturk.emulator --port 0` prints the URL, then serves
-until SIGINT/SIGTERM.
+From a shell: `python -m bridge.panels.mturk.emulator --port 0 [--now ISO]` prints the URL,
+then serves until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -28,33 +28,27 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler
 from typing import Any, TextIO
 
 from bridge.emulator.base import Fault, Faults, Serving
-from bridge.panels.mturk.emulator.ops import OPERATIONS
+from bridge.panels.mturk.emulator.ops import OPERATIONS, VALIDATION_ANSWERS
+from bridge.panels.mturk.emulator.seeding import DEFAULT_ASSIGNMENT_DURATION, Seeding  # noqa: F401
 from bridge.panels.mturk.emulator.state import (
-    DEFAULT_AUTO_APPROVAL_SECONDS,
-    ZERO,
     ApiError,
     AssignmentRecord,
     BonusRecord,
     Clock,
-    HitRecord,
     MTurkState,
-    answers_xml,
-    new_id,
+    starting_at,
 )
 from bridge.panels.mturk.emulator.validate import RequestValidator, service_model, validation_message
-from bridge.panels.mturk.words import ASSIGNMENT_STATUSES
 
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 DEFAULT_BALANCE = Decimal("10000.00")
-DEFAULT_ASSIGNMENT_DURATION = 3600
 
 _log = logging.getLogger(__name__)
 
@@ -63,7 +57,7 @@ def _error(error_type: str, message: str) -> dict[str, str]:
     return {"__type": error_type, "Message": message}
 
 
-class MTurkEmulator(Serving):
+class MTurkEmulator(Seeding, Serving):
     """The emulated MTurk account plus its request dispatcher.
 
     State lives in `self.state` (an `MTurkState`); the properties below read it after
@@ -122,165 +116,6 @@ class MTurkEmulator(Serving):
         """The operations this emulator serves."""
         return frozenset(OPERATIONS)
 
-    # --- building state --------------------------------------------------------------
-
-    def add_hit(
-        self,
-        *,
-        hit_id: str | None = None,
-        reward: Decimal | str = "1.00",
-        max_assignments: int = 1,
-        auto_approval_delay_seconds: int = DEFAULT_AUTO_APPROVAL_SECONDS,
-        assignment_duration_seconds: int = DEFAULT_ASSIGNMENT_DURATION,
-        title: str = "Survey",
-        description: str = "Take our survey",
-        keywords: str = "",
-        hit_type_id: str | None = None,
-        creation_time: datetime | None = None,
-        expiration: datetime | None = None,
-        question: str | None = None,
-        requester_annotation: str | None = None,
-        qualification_requirements: list[dict] | None = None,
-    ) -> str:
-        """Add a HIT without a request; returns its id."""
-        with self.state.lock:
-            now = self.state.now()
-            creation = creation_time or now
-            hit = self.state.add_hit(HitRecord(
-                hit_id=hit_id or new_id(),
-                hit_type_id=hit_type_id or new_id(),
-                title=title,
-                description=description,
-                keywords=keywords,
-                reward=Decimal(str(reward)),
-                max_assignments=max_assignments,
-                auto_approval_delay_seconds=auto_approval_delay_seconds,
-                assignment_duration_seconds=assignment_duration_seconds,
-                creation_time=creation,
-                expiration=expiration or creation + timedelta(days=7),
-                question=question,
-                requester_annotation=requester_annotation,
-                qualification_requirements=list(qualification_requirements or []),
-            ))
-            return hit.hit_id
-
-    def add_assignment(
-        self,
-        hit_id: str,
-        worker_id: str,
-        *,
-        assignment_id: str | None = None,
-        status: str = "Submitted",
-        answers: Mapping[str, str] | str | None = None,
-        accept_time: datetime | None = None,
-        submit_time: datetime | None = None,
-        auto_approval_time: datetime | None = None,
-        approval_time: datetime | None = None,
-        rejection_time: datetime | None = None,
-        requester_feedback: str | None = None,
-    ) -> str:
-        """Add a worker's assignment as if already submitted (and maybe decided); returns its id.
-
-        `answers` is a dict of form fields (turned into QuestionFormAnswers XML) or the XML
-        itself. Nothing is charged: work decided here was paid for before the emulator
-        started. A Submitted assignment auto-approves at `auto_approval_time` (default:
-        submission plus the HIT's delay).
-        """
-        if status not in ASSIGNMENT_STATUSES:
-            raise ValueError(f"status must be one of {ASSIGNMENT_STATUSES}, not {status!r}")
-        with self.state.lock:
-            if hit_id not in self.state.hits:
-                raise ValueError(f"HIT {hit_id} does not exist; add it first")
-            hit = self.state.hits[hit_id]
-            now = self.state.now()
-            submit = submit_time or now
-            accept = accept_time or submit
-            if status == "Submitted" and auto_approval_time is None:
-                auto_approval_time = submit + timedelta(seconds=hit.auto_approval_delay_seconds)
-            if status == "Approved" and approval_time is None:
-                approval_time = now
-            if status == "Rejected" and rejection_time is None:
-                rejection_time = now
-            answer = answers if isinstance(answers, str) else answers_xml(answers or {})
-            a = self.state.add_assignment(AssignmentRecord(
-                assignment_id=assignment_id or new_id(),
-                worker_id=worker_id,
-                hit_id=hit_id,
-                status=status,
-                accept_time=accept,
-                submit_time=submit,
-                auto_approval_time=auto_approval_time if status == "Submitted" else None,
-                approval_time=approval_time if status == "Approved" else None,
-                rejection_time=rejection_time if status == "Rejected" else None,
-                deadline=accept + timedelta(seconds=hit.assignment_duration_seconds),
-                answer=answer,
-                requester_feedback=requester_feedback or None,
-            ))
-            return a.assignment_id
-
-    def seed_table(self, table: Any, *, keep_pending: bool = True) -> int:
-        """Load the HITs and assignments of a `bridge.models.SubmissionTable` read from an
-        MTurk batch file; returns the number of assignments added.
-
-        Statuses and times are kept. A batch file's AutoApprovalTimes have usually passed
-        by the time it is seeded, which would auto-approve every Submitted assignment on
-        the first call; with `keep_pending` such an assignment gets a fresh
-        AutoApprovalTime (now plus the HIT's delay) so that it stays Submitted.
-        """
-        with self.state.lock:
-            now = self.state.now()
-            per_hit = Counter(a.task_id for a in table.submissions)
-            for hit in table.tasks.values():
-                if hit.task_id in self.state.hits:
-                    continue
-                self.add_hit(
-                    hit_id=hit.task_id,
-                    hit_type_id=hit.type_id or None,
-                    title=hit.title,
-                    description=hit.description,
-                    keywords=hit.keywords,
-                    reward=hit.reward if hit.reward is not None else ZERO,
-                    max_assignments=hit.places or max(1, per_hit[hit.task_id]),
-                    auto_approval_delay_seconds=(
-                        hit.auto_approval_delay_seconds
-                        if hit.auto_approval_delay_seconds is not None else DEFAULT_AUTO_APPROVAL_SECONDS
-                    ),
-                    assignment_duration_seconds=hit.duration_limit_seconds or DEFAULT_ASSIGNMENT_DURATION,
-                    creation_time=hit.created_at,
-                    expiration=hit.expires_at,
-                )
-            for a in table.submissions:
-                if a.task_id not in self.state.hits:  # a row whose HIT the reader did not list
-                    self.add_hit(hit_id=a.task_id, max_assignments=max(1, per_hit[a.task_id]))
-                hit = self.state.hits[a.task_id]
-                auto = a.auto_approval_time
-                if a.status == "Submitted":
-                    delay = timedelta(seconds=hit.auto_approval_delay_seconds)
-                    if auto is None:
-                        auto = (a.submitted_at or now) + delay
-                    if keep_pending and auto <= now:
-                        auto = now + delay
-                self.add_assignment(
-                    a.task_id,
-                    a.participant_id,
-                    assignment_id=a.submission_id,
-                    status=a.status,
-                    answers=dict(a.answers),
-                    accept_time=a.started_at,
-                    submit_time=a.submitted_at,
-                    auto_approval_time=auto,
-                    approval_time=a.approved_at,
-                    rejection_time=a.rejected_at,
-                    requester_feedback=a.feedback or None,
-                )
-            return len(table.submissions)
-
-    def seed_batch(self, path: str | os.PathLike[str], *, keep_pending: bool = True) -> int:
-        """Load a requester-website batch-results CSV (see `seed_table`)."""
-        from bridge.panels.mturk.reader import read_batch_results  # the project's reader
-
-        return self.seed_table(read_batch_results(path), keep_pending=keep_pending)
-
     # --- requests --------------------------------------------------------------------
 
     def handle(self, target: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -310,6 +145,11 @@ class MTurkEmulator(Serving):
             return 400, _error("SerializationException", "The request body must be a JSON object.")
         violations = self.validator.validate(operation, params)
         if violations:
+            special = VALIDATION_ANSWERS.get(operation)
+            with self.state.lock:
+                documented = special(self.state, violations) if special else None
+            if documented is not None:
+                return documented.status, documented.body()
             return 400, _error("ValidationException", validation_message(violations))
 
         with self.state.lock:
@@ -413,6 +253,17 @@ def parse_balance(balance: Decimal | str) -> Decimal:
     return amount
 
 
+def parse_now(now: str | datetime | None) -> datetime | None:
+    """`--now`: an ISO 8601 time (naive means UTC) as an aware UTC datetime; ValueError if not one."""
+    if now is None or isinstance(now, datetime):
+        return now if now is None or now.tzinfo else now.replace(tzinfo=timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(now.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"now must be an ISO 8601 time such as 2019-11-05T05:32:54Z, not {now!r}") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
 def serve_forever_cli(
     port: int = 0,
     seed_batch: str | os.PathLike[str] | None = None,
@@ -421,15 +272,20 @@ def serve_forever_cli(
     rate_limit: float | None = None,
     fail_rate: float = 0.0,
     out: TextIO | None = None,
+    now: str | datetime | None = None,
 ) -> int:
     """Serve the emulator until SIGINT/SIGTERM; the endpoint URL is the first line on `out`.
 
-    Returns 0 after a clean stop. Bad arguments raise ValueError, a bad batch file the
-    reader's SourceError, both before anything is printed. To serve other emulators
-    beside it, compose `MTurkEmulator(...).serve(port).start()` and `wait_for_stop_signal()`.
+    `now` runs the emulator as of that time: its clock starts there and advances with real
+    time (`starting_at`). Returns 0 after a clean stop. Bad arguments raise ValueError, a
+    bad batch file the reader's SourceError, both before anything is printed. To serve
+    other emulators beside it, compose `MTurkEmulator(...).serve(port).start()` and
+    `wait_for_stop_signal()`.
     """
     out = out if out is not None else sys.stdout
-    emulator = MTurkEmulator(parse_balance(balance), latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate)
+    start = parse_now(now)
+    emulator = MTurkEmulator(parse_balance(balance), latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate,
+                             clock=starting_at(start) if start is not None else None)
     if seed_batch is not None:
         emulator.seed_batch(seed_batch)
     with emulator.serve(port) as server:
@@ -446,7 +302,8 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--fail-rate", type=float, default=0.0)
+    parser.add_argument("--now", default=None, help="run as of this ISO 8601 time (UTC if no offset)")
     args = parser.parse_args(argv)
     return serve_forever_cli(args.port, args.seed_batch, args.balance, args.latency_ms, args.rate_limit,
-                             args.fail_rate)
+                             args.fail_rate, now=args.now)
 

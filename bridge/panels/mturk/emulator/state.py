@@ -1,195 +1,55 @@
-"""What the MTurk emulator remembers, and the server rules that change it.
+"""The emulated MTurk account, and the server rules that change it.
 
-HITs, assignments, bonuses, qualification types and grants, idempotency tokens and the
-account balance, behind one lock. Everything here is in domain terms (Decimal money, aware
-UTC datetimes); `mturk_ops` translates to and from the JSON wire format.
+HITs, assignments, bonuses, worker blocks, qualification types, grants and requests,
+idempotency tokens and the balance, behind one lock. The rules for HITs and HIT types
+live in `state_hits`, those for qualifications in `state_quals`; the records in `records`
+(re-exported here). `ops_*` translate to and from the JSON wire format.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import secrets
-import string
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
-from xml.sax.saxutils import escape
 
+from bridge.money import to_cents
+from bridge.panels.mturk.emulator.records import (  # noqa: F401  (re-exported: the emulator's vocabulary)
+    DEFAULT_AUTO_APPROVAL_SECONDS,
+    MASTERS_QUALIFICATION_IDS,
+    OVERRIDE_WINDOW,
+    TOKEN_TTL,
+    ZERO,
+    ApiError,
+    AssignmentRecord,
+    BonusRecord,
+    Clock,
+    GrantRecord,
+    HitRecord,
+    Notification,
+    QualificationRequestRecord,
+    QualificationTypeRecord,
+    SentTestEvent,
+    answers_xml,
+    bonus_fee,
+    new_id,
+    reward_fee,
+    starting_at,
+    utc_now,
+)
+from bridge.panels.mturk.emulator.state_hits import HitRules
+from bridge.panels.mturk.emulator.state_quals import QualificationRules
 from bridge.panels.mturk.emulator.validate import validation_message, violation
 from bridge.panels.mturk.words import ASSIGNMENT_STATUSES
-from bridge.money import fee, to_cents
-from bridge.panels.mturk.api import ANSWER_NAMESPACE
 
-ZERO = Decimal("0.00")
-# Masters qualification type ids (production, sandbox).
-MASTERS_QUALIFICATION_IDS = frozenset({"2F1QJWKUDD8XADTFD2Q0G6UTO95ALH", "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"})
-
-DEFAULT_AUTO_APPROVAL_SECONDS = 30 * 24 * 3600  # MTurk's default, and its maximum
-TOKEN_TTL = timedelta(hours=24)
-OVERRIDE_WINDOW = timedelta(days=30)
 FEEDBACK_MAX = 1024
 # RejectAssignment/ApproveAssignment feedback: ASCII 0-8, 11, 12 and 14-31 are refused.
 _FORBIDDEN_FEEDBACK = frozenset(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32)])
-
-# Characters XML 1.0 cannot carry at all; dropped from seeded answers.
-_XML_ILLEGAL = {c: None for c in [*range(0, 9), 11, 12, *range(14, 32)]}
+MAX_WORKER_BLOCKS = 100_000  # "You can block up to 100,000 Workers." [model, CreateWorkerBlock]
 
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def reward_fee(reward: Decimal, max_assignments: int, masters: bool = False) -> Decimal:
-    """MTurk's commission on one assignment's reward (the project's one fee rule)."""
-    return fee(reward, is_reward=True, max_assignments=max_assignments, masters=masters)
-
-
-def bonus_fee(amount: Decimal) -> Decimal:
-    """MTurk's commission on one bonus."""
-    return fee(amount, is_reward=False, max_assignments=None)
-
-
-def answers_xml(answers: Mapping[str, str]) -> str:
-    """A QuestionFormAnswers document with one FreeText answer per field."""
-    parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="no"?><QuestionFormAnswers xmlns="{ANSWER_NAMESPACE}">']
-    for name, value in answers.items():
-        name = escape(str(name).translate(_XML_ILLEGAL))
-        # A bare \r would be read back as \n (XML line-end normalisation): keep it as a reference.
-        value = escape("" if value is None else str(value).translate(_XML_ILLEGAL), {"\r": "&#13;"})
-        parts.append(f"<Answer><QuestionIdentifier>{name}</QuestionIdentifier><FreeText>{value}</FreeText></Answer>")
-    parts.append("</QuestionFormAnswers>")
-    return "".join(parts)
-
-
-_ID_ALPHABET = string.ascii_uppercase + string.digits
-
-
-def new_id(length: int = 30, first: str = "3") -> str:
-    """An id shaped like MTurk's (30 upper-case letters and digits)."""
-    return first + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length - 1))
-
-
-class ApiError(Exception):
-    """An error answer: `error_type` becomes `__type` in the JSON body."""
-
-    def __init__(self, error_type: str, message: str, status: int = 400, turk_code: str | None = None):
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = status
-        self.turk_code = turk_code
-
-    def body(self) -> dict[str, str]:
-        out = {"__type": self.error_type, "Message": self.message}
-        if self.turk_code:
-            out["TurkErrorCode"] = self.turk_code
-        return out
-
-
-@dataclass
-class HitRecord:
-    hit_id: str
-    hit_type_id: str
-    title: str
-    description: str
-    keywords: str
-    reward: Decimal
-    max_assignments: int
-    auto_approval_delay_seconds: int
-    assignment_duration_seconds: int
-    creation_time: datetime
-    expiration: datetime | None
-    question: str | None = None
-    requester_annotation: str | None = None
-    hit_layout_id: str | None = None
-    qualification_requirements: list[dict] = field(default_factory=list)
-    review_status: str = "NotReviewed"
-
-    def type_properties(self) -> dict:
-        """The HIT-type part, as CreateHITWithHITType reuses it."""
-        return {
-            "Title": self.title,
-            "Description": self.description,
-            "Keywords": self.keywords,
-            "Reward": f"{self.reward:.2f}",
-            "AssignmentDurationInSeconds": self.assignment_duration_seconds,
-            "AutoApprovalDelayInSeconds": self.auto_approval_delay_seconds,
-            "QualificationRequirements": self.qualification_requirements,
-        }
-
-    @property
-    def masters(self) -> bool:
-        return any(q.get("QualificationTypeId") in MASTERS_QUALIFICATION_IDS for q in self.qualification_requirements)
-
-
-@dataclass
-class AssignmentRecord:
-    assignment_id: str
-    worker_id: str
-    hit_id: str
-    status: str
-    accept_time: datetime | None
-    submit_time: datetime | None
-    auto_approval_time: datetime | None
-    approval_time: datetime | None = None
-    rejection_time: datetime | None = None
-    deadline: datetime | None = None
-    answer: str = ""
-    requester_feedback: str | None = None
-
-
-@dataclass(frozen=True)
-class BonusRecord:
-    worker_id: str
-    assignment_id: str
-    hit_id: str
-    amount: Decimal
-    fee: Decimal
-    reason: str
-    grant_time: datetime
-    token: str | None
-
-
-@dataclass
-class QualificationTypeRecord:
-    qualification_type_id: str
-    name: str
-    description: str
-    status: str
-    creation_time: datetime
-    keywords: str | None = None
-    test: str | None = None
-    answer_key: str | None = None
-    test_duration_seconds: int | None = None
-    retry_delay_seconds: int | None = None
-    auto_granted: bool = False
-    auto_granted_value: int | None = None
-
-
-@dataclass
-class GrantRecord:
-    qualification_type_id: str
-    worker_id: str
-    integer_value: int
-    grant_time: datetime
-    status: str  # Granted | Revoked
-
-
-@dataclass(frozen=True)
-class Notification:
-    subject: str
-    message: str
-    worker_ids: tuple[str, ...]
-    time: datetime
-
-
-class MTurkState:
+class MTurkState(HitRules, QualificationRules):
     """The emulated account. Callers hold `lock` around anything that reads or writes."""
 
     def __init__(self, balance: Decimal = Decimal("10000.00"), clock: Clock | None = None):
@@ -200,13 +60,18 @@ class MTurkState:
         self.rewards_paid = ZERO
         self.hits: dict[str, HitRecord] = {}
         self.hit_types: dict[str, dict] = {}  # HITTypeId -> its properties
+        self.deleted_hit_types: set[str] = set()  # by DeleteQualificationType
+        self.notification_settings: dict[str, dict] = {}  # HITTypeId -> {"Notification": ..., "Active": ...}
+        self.test_events: list[SentTestEvent] = []
         self.assignments: dict[str, AssignmentRecord] = {}
         self.assignments_by_hit: dict[str, list[str]] = {}
         self.bonuses: list[BonusRecord] = []
+        self.blocks: dict[str, str] = {}  # WorkerId -> reason, in the order blocked
         self.qualification_types: dict[str, QualificationTypeRecord] = {}
         self.grants: dict[tuple[str, str], GrantRecord] = {}
+        self.qualification_requests: dict[str, QualificationRequestRecord] = {}
         self.notifications: list[Notification] = []
-        self._tokens: dict[tuple[str, str], datetime] = {}
+        self._tokens: dict[tuple[str, str], tuple[datetime, str]] = {}
         # (auto-approval time, tie-breaker, assignment id) of Submitted assignments.
         self._due: list[tuple[datetime, int, str]] = []
         self._seq = itertools.count()
@@ -217,10 +82,18 @@ class MTurkState:
         now = self.clock()
         return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
 
+    def stamped(self, message: str) -> str:
+        """`message` ending with the server's epoch-ms stamp in parentheses, as MTurk's do."""
+        return f"{message} ({int(self.now().timestamp() * 1000)})"
+
     def request_error(self, message: str, turk_code: str) -> ApiError:
-        """A RequestError whose message ends with the server's epoch-ms stamp, as MTurk's do."""
-        stamp = int(self.now().timestamp() * 1000)
-        return ApiError("RequestError", f"{message} ({stamp})", 400, turk_code)
+        return ApiError("RequestError", self.stamped(message), 400, turk_code)
+
+    @staticmethod
+    def validation_error(value: object, member: str, constraint: str) -> ApiError:
+        """A ValidationException worded like the model's checks (for documented limits the
+        model does not carry)."""
+        return ApiError("ValidationException", validation_message([violation(value, member, constraint)]))
 
     # --- lookups ---------------------------------------------------------------------
 
@@ -238,28 +111,28 @@ class MTurkState:
             )
         return a
 
-    def qualification_type(self, qualification_type_id: str) -> QualificationTypeRecord:
-        qt = self.qualification_types.get(qualification_type_id)
-        if qt is None:
-            raise self.request_error(
-                f"QualificationType {qualification_type_id} does not exist.",
-                "AWS.MechanicalTurk.QualificationTypeDoesNotExist",
-            )
-        return qt
-
     # --- idempotency -----------------------------------------------------------------
 
-    def check_token(self, scope: str, token: str | None, turk_code: str) -> None:
-        """Refuse a token seen in `scope` during the last 24 hours (emulator clock)."""
+    def check_token(self, scope: str, token: str | None, turk_code: str, *, names_result: str = "") -> None:
+        """Refuse a token seen in `scope` during the last 24 hours (emulator clock).
+
+        `names_result` ("HIT" for CreateHIT) adds what the first call created to the
+        message, as CreateHIT's documentation says its error does ("with a message
+        containing the HITId"; the exact wording is unconfirmed).
+        """
         if not token:
             return
         seen = self._tokens.get((scope, token))
-        if seen is not None and self.now() - seen < TOKEN_TTL:
-            raise self.request_error(f'The idempotency token "{token}" has already been processed.', turk_code)
+        if seen is None or self.now() - seen[0] >= TOKEN_TTL:
+            return
+        message = f'The idempotency token "{token}" has already been processed.'
+        if names_result and seen[1]:
+            message += f" {names_result} {seen[1]} was created with it."
+        raise self.request_error(message, turk_code)
 
-    def remember_token(self, scope: str, token: str | None) -> None:
+    def remember_token(self, scope: str, token: str | None, result: str = "") -> None:
         if token:
-            self._tokens[(scope, token)] = self.now()
+            self._tokens[(scope, token)] = (self.now(), result)
 
     # --- money -----------------------------------------------------------------------
 
@@ -314,14 +187,23 @@ class MTurkState:
         if feedback is None:
             return
         if len(feedback) > FEEDBACK_MAX:
-            raise ApiError("ValidationException", validation_message([
-                violation(feedback, "requesterFeedback", f"Member must have length less than or equal to {FEEDBACK_MAX}")
-            ]))
+            raise self.validation_error(feedback, "requesterFeedback",
+                                        f"Member must have length less than or equal to {FEEDBACK_MAX}")
         if any(c in _FORBIDDEN_FEEDBACK for c in feedback):
-            raise self.request_error(
-                "RequesterFeedback contains characters that are not allowed "
-                "(ASCII control characters other than tab, line feed and carriage return).",
-                "AWS.ParameterOutOfRange",
+            # The API reference of ApproveAssignment and RejectAssignment (2017-01-17), on
+            # RequesterFeedback: "cannot contain ASCII characters 0-8, 11, 12, or 14-31. If these
+            # characters are present, the operation throws an InvalidParameterValue error."
+            # (docs.aws.amazon.com/AWSMechTurk/latest/AWSMturkAPI/ApiReference_RejectAssignmentOperation.html).
+            # So `__type` is InvalidParameterValue. The message follows the shape MTurk uses for a
+            # refused value ('The value "..." is not valid for the parameter WorkerId.', seen in
+            # aws/aws-sdk-java#2055; cloudyr/MTurkR#118 shows the legacy code
+            # AWS.MechanicalTurk.InvalidParameterValue, kept here as TurkErrorCode).
+            raise ApiError(
+                "InvalidParameterValue",
+                self.stamped(f'The value "{feedback}" is not valid for the parameter RequesterFeedback. '
+                             "It cannot contain ASCII characters 0-8, 11, 12, or 14-31."),
+                400,
+                "AWS.MechanicalTurk.InvalidParameterValue",
             )
 
     def approve(self, assignment_id: str, feedback: str | None = None, override_rejection: bool = False) -> None:
@@ -332,6 +214,11 @@ class MTurkState:
             if a.submit_time is not None and now - a.submit_time > OVERRIDE_WINDOW:
                 raise self.request_error(
                     "A rejection can be overridden only within 30 days of the assignment's submission.",
+                    "AWS.MechanicalTurk.InvalidAssignmentState",
+                )
+            if self.hits[a.hit_id].deleted:  # "only if the assignment's related HIT has not been deleted"
+                raise self.request_error(
+                    f"The HIT {a.hit_id} of this assignment has been deleted: its rejection cannot be overridden.",
                     "AWS.MechanicalTurk.InvalidAssignmentState",
                 )
         elif a.status != "Submitted":
@@ -377,34 +264,17 @@ class MTurkState:
         self.bonuses.append(BonusRecord(worker_id, assignment_id, a.hit_id, to_cents(amount), fee, reason, now, token))
         self.remember_token("SendBonus", token)
 
-    # --- qualifications --------------------------------------------------------------
+    # --- workers ---------------------------------------------------------------------
 
-    def create_qualification_type(self, name: str, description: str, status: str, **extra) -> QualificationTypeRecord:
-        if any(qt.name == name for qt in self.qualification_types.values()):
-            raise self.request_error(
-                "You have already created a QualificationType with this name. A QualificationType's name must "
-                "be unique among all of the QualificationTypes created by the same user.",
-                "AWS.MechanicalTurk.QualificationTypeAlreadyExists",
-            )
-        qt = QualificationTypeRecord(new_id(), name, description, status, self.now(), **extra)
-        self.qualification_types[qt.qualification_type_id] = qt
-        return qt
+    def block(self, worker_id: str, reason: str) -> None:
+        """Blocking a blocked worker again keeps one block with the new reason (unconfirmed)."""
+        if worker_id not in self.blocks and len(self.blocks) >= MAX_WORKER_BLOCKS:
+            raise self.request_error(f"You can block up to {MAX_WORKER_BLOCKS:,} Workers.",
+                                     "AWS.MechanicalTurk.WorkerBlockLimitExceeded")  # code unconfirmed
+        self.blocks[worker_id] = reason
 
-    def grant(self, qualification_type_id: str, worker_id: str, value: int) -> None:
-        # Any well-formed worker id is accepted (unconfirmed: real MTurk may refuse a worker
-        # it has never seen). Re-granting a revoked qualification grants it again.
-        self.qualification_type(qualification_type_id)
-        key = (qualification_type_id, worker_id)
-        self.grants[key] = GrantRecord(qualification_type_id, worker_id, value, self.now(), "Granted")
-
-    def revoke(self, qualification_type_id: str, worker_id: str) -> None:
-        self.qualification_type(qualification_type_id)
-        g = self.grants.get((qualification_type_id, worker_id))
-        if g is None or g.status != "Granted":
-            raise self.request_error(
-                "You requested a Qualification that does not exist.", "AWS.MechanicalTurk.QualificationDoesNotExist"
-            )
-        g.status = "Revoked"
+    def unblock(self, worker_id: str) -> None:
+        self.blocks.pop(worker_id, None)  # "If the specified Worker is not blocked, ... returns successfully."
 
     def worker_reachable(self, worker_id: str) -> bool:
         """NotifyWorkers reaches only workers whose work this requester approved or rejected."""
