@@ -1,9 +1,11 @@
-"""Benchmark: the dry-run close-out of a clean 20,000-participant wave, beside a floor.
+"""Benchmark: the dry-run close-out of a clean 20,000-participant wave, beside a floor, and
+of a 20,000-submission Prolific study beside the MTurk wave.
 
 The floor, measured in the same run: pandas reading both CSVs as text, plus openpyxl in
 write-only mode writing 20,000 ten-column rows. Each round runs in a fresh process (so
-peak memory is the close-out's own); the script prints medians and the ratio.
-Goal (issue 2): close-out at most 2x the floor, peak memory under 500 MB.
+peak memory is the close-out's own); the script prints medians and the ratios.
+Goals: close-out at most 2x the floor (issue 2); the Prolific dry run within 1.2x of the
+MTurk one (issue 8); peak memory under 500 MB.
 
     python bench/pipeline.py [--n 20000] [--rounds 5]
 """
@@ -36,6 +38,26 @@ def make_wave(folder: Path, n: int) -> Path:
         'attention_checks = [ { column = "Q7", expected = "Blue" } ]\n'
         '[bonus]\ncolumn = "bonus"\nmax_per_worker = "5.00"\n'
         '[qualifications]\nprev_worker = "3PREV"\neligible_worker = "3ELIG"\n'
+    )
+    return config
+
+
+def make_study(folder: Path, n: int) -> Path:
+    from bridge.panels.prolific.synthetic import clean_study, write_export, write_survey
+
+    study = clean_study(n, seed=7)
+    write_survey(study, folder / "survey.csv")
+    write_export(study, folder / "prolific_export.csv")
+    config = folder / "wave.toml"
+    config.write_text(
+        f'[wave]\nname = "bench"\nplatform = "prolific"\nreward = "1.25"\n[qualtrics]\ncsv = "survey.csv"\n'
+        'participant_column = "PROLIFIC_PID"\n'
+        f'[prolific]\ncsv = "prolific_export.csv"\nstudy_id = "{study.study_id}"\n'
+        'completion_codes = { C1A2B3C4 = "completed" }\n'
+        '[rules]\nmin_duration_seconds = 60\ntoo_fast_sd = 3\n'
+        'attention_checks = [ { column = "Q7", expected = "Blue" } ]\n'
+        '[bonus]\ncolumn = "bonus"\nmax_per_worker = "5.00"\n[fair_pay]\nhourly = "9.00"\n'
+        '[qualifications]\nprev_worker = "6543aaaa0000000000000001"\neligible_worker = "6543bbbb0000000000000002"\n'
     )
     return config
 
@@ -95,14 +117,17 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         print(json.dumps({"seconds": seconds, "stages": stages, "peak_mb": peak}))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as tmp2:
+        folder, prolific = Path(tmp), Path(tmp2)
         make_wave(folder, args.n)
-        floor, runs = [], []
-        for _ in range(args.rounds):  # interleaved, so drift hits both alike
+        make_study(prolific, args.n)
+        floor, runs, studies = [], [], []
+        for _ in range(args.rounds):  # interleaved, so drift hits all alike
             floor.append(run_child("floor", folder)["seconds"])
             runs.append(run_child("closeout", folder))
+            studies.append(run_child("closeout", prolific))
         f, c = statistics.median(floor), statistics.median(r["seconds"] for r in runs)
+        pr = statistics.median(r["seconds"] for r in studies)
         print(f"wave: {args.n} assignments, {args.n} responses; {args.rounds} rounds, medians")
         print(f"floor (pandas read both CSVs as text + openpyxl write-only {args.n}x10): {f:.2f} s")
         print(f"close-out dry run (read, match, decide, write workbook):          {c:.2f} s")
@@ -110,6 +135,11 @@ def main() -> None:
             print(f"  {stage}: {statistics.median(r['stages'][stage] for r in runs):.2f} s")
         print(f"ratio close-out / floor: {c / f:.2f}x (goal <= 2x)")
         print(f"peak memory of the close-out process: {max(r['peak_mb'] for r in runs):.0f} MB (goal < 500 MB)")
+        print(f"Prolific study dry run ({args.n} submissions, {args.n} responses): {pr:.2f} s")
+        for stage in studies[0]["stages"]:
+            print(f"  {stage}: {statistics.median(r['stages'][stage] for r in studies):.2f} s")
+        print(f"ratio Prolific / MTurk dry run: {pr / c:.2f}x (goal <= 1.2x)")
+        print(f"peak memory of the Prolific close-out: {max(r['peak_mb'] for r in studies):.0f} MB (goal < 500 MB)")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,6 +54,7 @@ NOT_FLAGS = frozenset({"not_submitted", "bonus_rounded", "bonus_capped", "pay_to
 ENDED = {State.RETURNED: "returned", State.TIMED_OUT: "timed_out", State.SCREENED_OUT: "screened_out"}
 NO_CODE = "NOCODE"  # Prolific's entered code for a submission finished without one (FACTS 1.5)
 _DECIDED = {State.APPROVED: Decision.APPROVE, State.REJECTED: Decision.REJECT}
+_MOOT = frozenset({"unmatched", "no_code", "bad_code"})
 
 
 def _worst(a: Decision, b: Decision) -> Decision:
@@ -201,6 +202,9 @@ def _by_state(m: Match, decision: Decision, reasons: list[str], notes: list[str]
         notes.append(f"already {s.status} on {terms.panel}; not sent again"
                      + (f" (the rules say {decision.value})" if decision is not had else ""))
         return had, ""
+    # Nothing is decided for work the participant ended or is still doing: whether its code
+    # or response would have passed is moot.
+    reasons[:] = [r for r in reasons if r not in _MOOT]
     if s.state in ENDED:
         reasons.append(ENDED[s.state])
         if m.response is not None and m.response.finished:
@@ -351,6 +355,13 @@ def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
             and d.auto_approval_time <= now + timedelta(hours=settings.rules.auto_approval_warning_hours)]
     if late:
         warnings.append(_auto_approval_warning(late, "are planned for rejection", plan.terms, settings, now))
+    unknown = Counter(d.entered_code.strip() for d in plan.decisions if "bad_code" in d.reasons)
+    if unknown:
+        shown = ", ".join(f"{code!r} ({n})" for code, n in unknown.most_common(5))
+        warnings.append(
+            f"{sum(unknown.values())} {plan.terms.submission_word}(s) entered a completion code that "
+            f"[{settings.wave.platform}] completion_codes does not list: {shown}. They are in review; if a code is "
+            "one of the study's, add it to completion_codes and run the close-out again.")
     capped = sum("bonus_capped" in d.reasons for d in plan.decisions)
     if capped:
         warnings.append(f"{capped} bonus(es) capped at max_per_worker {settings.bonus.max_per_worker}.")

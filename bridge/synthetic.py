@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -112,10 +113,17 @@ def _mturk_time(t: datetime) -> str:
     return t.astimezone(PACIFIC).strftime("%a %b %d %H:%M:%S PST %Y")
 
 
-def write_qualtrics_csv(wave: Wave, path: Path) -> Path:
-    """A current Qualtrics export with labels: three header rows, CRLF, no BOM."""
-    names = QUALTRICS_META + QUALTRICS_QUESTIONS + QUALTRICS_EMBEDDED
-    labels = QUALTRICS_META[:] + ["How did you hear about us?", "Please select Blue.", "Any comments?"] + QUALTRICS_EMBEDDED
+def _mturk_embedded(p: Participant) -> list[str]:
+    return [p.code, p.extra.get("survey_worker_id", p.worker_id), p.bonus]
+
+
+def write_qualtrics_csv(wave: Wave, path: Path, *, embedded: list[str] = QUALTRICS_EMBEDDED,
+                        values: Callable[[Participant], list[str]] = _mturk_embedded) -> Path:
+    """A current Qualtrics export with labels: three header rows, CRLF, no BOM. The
+    embedded-data columns are `embedded`, each row's `values(participant)` (default: an
+    MTurk survey's `Random ID`, `workerId`, `bonus`)."""
+    names = QUALTRICS_META + QUALTRICS_QUESTIONS + embedded
+    labels = QUALTRICS_META[:] + ["How did you hear about us?", "Please select Blue.", "Any comments?"] + embedded
     import_ids = [json.dumps({"ImportId": n}, separators=(",", ":")) for n in names]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\r\n")
@@ -127,7 +135,7 @@ def write_qualtrics_csv(wave: Wave, path: Path) -> Path:
             w.writerow([
                 _q_time(p.start), _q_time(end), p.status, "203.0.113.7", "100" if p.finished else "42", str(p.duration),
                 "True" if p.finished else "False", _q_time(end), p.response_id, "", "", "", "", "40.7", "-74.0",
-                "anonymous", "EN", "A friend", p.q7, p.q9, p.code, p.extra.get("survey_worker_id", p.worker_id), p.bonus,
+                "anonymous", "EN", "A friend", p.q7, p.q9, *values(p),
             ])
     return path
 
@@ -157,3 +165,58 @@ def write_batch_csv(wave: Wave, path: Path) -> Path:
                 str(p.duration + 105), "98% (412/420)", "100% (40/40)", "100% (9/9)", p.submitted_code,
             ])  # two fields short: MTurk leaves out the empty Approve and Reject
     return path
+
+
+def _fast_id(prefix: str, i: int, width: int, alphabet: str = ALNUM) -> str:
+    """A unique id per `i` (base-len(alphabet) digits, zero-padded), cheap to make."""
+    digits = []
+    base = len(alphabet)
+    for _ in range(width):
+        i, d = divmod(i, base)
+        digits.append(alphabet[d])
+    return prefix + "".join(reversed(digits))
+
+
+def write_fast_wave(folder: Path, n: int, *, seed: int = 1) -> tuple[Path, Path]:
+    """`survey.csv` and `batch.csv` for n clean participants, in the layouts of
+    `write_qualtrics_csv` and `write_batch_csv`, made quickly enough for a million rows
+    (unique ids from a counter, a few random values per row). For the memory benchmark."""
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)
+    created = start - timedelta(minutes=5)
+    hit_id, hit_type_id = entity_id(rng), entity_id(rng)
+    names = QUALTRICS_META + QUALTRICS_QUESTIONS + QUALTRICS_EMBEDDED
+    questions = ["How did you hear about us?", "Please select Blue.", "Any comments?"]
+    labels = QUALTRICS_META + questions + QUALTRICS_EMBEDDED
+    import_ids = [json.dumps({"ImportId": name}, separators=(",", ":")) for name in names]
+    hit_head = [
+        hit_id, hit_type_id, "A short survey about everyday decisions (about 15 minutes)",
+        "Answer a survey in Qualtrics and paste the completion code here.", "survey, research", "$1.50",
+        _mturk_time(created), str(n), "BatchId:5012345;", "3600", str(30 * 24 * 3600),
+        _mturk_time(created + timedelta(days=7)), "", "",
+    ]
+    survey, batch = folder / "survey.csv", folder / "batch.csv"
+    with open(survey, "w", newline="", encoding="utf-8") as fq, open(batch, "w", newline="", encoding="utf-8") as fb:
+        wq = csv.writer(fq, lineterminator="\r\n")
+        wb = csv.writer(fb, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        wq.writerows([names, labels, import_ids])
+        wb.writerow(BATCH_META + ["Answer.surveycode", "Approve", "Reject"])
+        for i in range(n):
+            begin = start + timedelta(seconds=rng.randrange(6 * 3600))
+            duration = rng.randint(300, 1500)
+            end = begin + timedelta(seconds=duration)
+            worker = _fast_id("A", i, 12)
+            code = str(1000000 + i * 7 % 9000000)  # unique for i < 9,000,000 (7 and 9,000,000 are coprime)
+            wq.writerow([
+                _q_time(begin), _q_time(end), "IP Address", "203.0.113.7", "100", str(duration), "True", _q_time(end),
+                _fast_id("R_", i, 15, "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"), "", "", "", "",
+                "40.7", "-74.0", "anonymous", "EN", "A friend", "Blue", "Nothing to add.", code, worker,
+                rng.choice(["", "0.50", "1.00", "$0.75"]),
+            ])
+            submit = end + timedelta(seconds=45)
+            wb.writerow(hit_head + [
+                _fast_id("3", i, 29), worker, "Submitted", _mturk_time(begin - timedelta(seconds=60)),
+                _mturk_time(submit), _mturk_time(submit + timedelta(days=30)), "", "", "", str(duration + 105),
+                "98% (412/420)", "100% (40/40)", "100% (9/9)", code,
+            ])
+    return survey, batch

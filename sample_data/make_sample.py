@@ -1,6 +1,8 @@
-"""Regenerate the demo wave in this folder (deterministic): `python sample_data/make_sample.py`.
+"""Regenerate the demo waves in this folder (deterministic): `python sample_data/make_sample.py`.
 
-A clean wave of 52 workers, then the traps a real wave has; sample_data/README.md lists them.
+MTurk: a clean wave of 52 workers, then the traps a real wave has (`sample_wave`).
+Prolific: a clean study of 44 participants, then the traps a real study has
+(`sample_study`), in `prolific/`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bridge.panels.prolific.synthetic import (  # noqa: E402
+    COMPLETED_CODE, FAILED_CHECK_CODE, clean_study, write_export, write_survey,
+)
 from bridge.synthetic import Participant, clean_wave, write_batch_csv, write_qualtrics_csv  # noqa: E402
 
 
@@ -70,11 +75,65 @@ def sample_wave():
     return wave
 
 
+def sample_study():
+    """A Prolific study with every trap the close-out must handle (SPEC §7, §8)."""
+    study = clean_study(44, seed=20261121)
+    p = study.participants
+    p[0].submitted_code = f" {COMPLETED_CODE.lower()} "  # spaces and case: the code still counts
+    p[1].submitted_code = FAILED_CHECK_CODE  # the study's failed-check code: attention_failed
+    p[2].submitted_code = "C1A2B3C5"  # a code the study does not have: bad_code
+    p[3].submitted_code = "NOCODE"  # finished without a code: no_code
+    p[4].assignment_status, p[4].in_survey = "RETURNED", False  # returned before the survey: nothing to do
+    p[5].assignment_status = "RETURNED"  # returned after finishing the survey: returned_with_response
+    p[5].bonus = "0.50"
+    p[6].assignment_status, p[6].finished = "TIMED-OUT", False  # ran out of time half-way
+    p[7].assignment_status, p[7].finished, p[7].submitted_code = "SCREENED OUT", False, "SCREEN01"
+    p[8].assignment_status, p[8].in_survey, p[8].submitted_code = "ACTIVE", False, ""  # still working
+    p[9].assignment_status, p[9].bonus = "APPROVED", "1.00"  # approved by hand already: bonus still paid
+    p[10].assignment_status = "REJECTED"  # rejected by hand already
+    p[11].duration = 95  # far too fast: more than 3 SD below the mean
+    p[12].q7 = "Red"  # failed the attention check
+    p[13].in_survey = False  # no survey response at all: unmatched
+    # p[14] took the survey twice; the first finished response counts.
+    first = copy.deepcopy(p[14])
+    first.response_id = "R_pRoLiFiCfIrStTaKe"[:17]
+    first.start = p[14].start - timedelta(minutes=30)
+    first.in_mturk = False
+    p[15].bonus = "$0.75"
+    p[16].bonus = "0.125"  # rounded half-up to 0.13
+    p[17].bonus = "7.00"  # above max_per_worker
+    p[18].bonus = "-1"  # negative: review
+    p[19].q9 = '=HYPERLINK("http://example.com","click me")'  # formula in an answer
+    p[20].extra["survey_pid"] = p[20].worker_id[:-1] + ("0" if p[20].worker_id[-1] != "0" else "1")  # one char off
+    extras = [first]
+    base = p[30]
+    for i, status in enumerate(["Survey Preview", "Survey Test"]):
+        row = copy.deepcopy(base)
+        row.response_id = f"R_{status.replace(' ', '')[:10]}P{i:04d}"
+        row.status, row.in_mturk, row.extra = status, False, {"survey_pid": "", "session": ""}
+        extras.append(row)
+    lost = copy.deepcopy(base)  # did the survey, never submitted on Prolific
+    lost.response_id, lost.in_mturk = "R_nOsUbMiSsIoNpRo", False
+    lost.worker_id = "5f0c0ffee0ddba11c0ffee00"
+    extras.append(lost)
+    study.participants = p[:14] + [first] + p[14:] + extras[1:]
+    return study
+
+
 def main() -> None:
     wave = sample_wave()
     write_qualtrics_csv(wave, HERE / "qualtrics_export.csv")
     write_batch_csv(wave, HERE / "batch_results.csv")
     print(f"wrote {HERE / 'qualtrics_export.csv'} and {HERE / 'batch_results.csv'}")
+    study = sample_study()
+    folder = HERE / "prolific"
+    folder.mkdir(exist_ok=True)
+    export = folder / f"prolific_export_{study.study_id}.csv"
+    for old in folder.glob("prolific_export_*.csv"):
+        old.unlink()
+    write_export(study, export)
+    write_survey(study, folder / "qualtrics_export.csv")
+    print(f"wrote {export} and {folder / 'qualtrics_export.csv'}")
 
 
 if __name__ == "__main__":

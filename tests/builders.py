@@ -68,3 +68,50 @@ def settings(tmp_path: Path, extra: str = "", **sections: str):
     path = tmp_path / "wave.toml"
     path.write_text(text)
     return load_config(path)
+
+
+# --- Prolific -------------------------------------------------------------------------------
+
+STUDY = "6543cccc0000000000000003"
+LONG = "x" * 100  # a rejection message Prolific accepts
+
+
+def sub(pid: str, *, status: str = "AWAITING REVIEW", code: str = "C1A2B3C4", sid: str | None = None,
+        completed_in: timedelta | None = timedelta(days=-1)) -> Submission:
+    """A Prolific submission of participant `pid` that entered `code`."""
+    from bridge.panels.prolific.words import auto_approval, state_of
+
+    n = next(_ids)
+    state = state_of(status)
+    completed = NOW + completed_in if completed_in is not None else None
+    return Submission(submission_id=sid or f"{n:024x}", participant_id=pid, task_id=STUDY, state=state,
+                      status=status, submitted_at=completed, auto_approval_time=auto_approval(state, completed),
+                      entered_code=code)
+
+
+def study(*submissions: Submission, reward: str = "1.50") -> SubmissionTable:
+    return SubmissionTable("export.csv", {STUDY: Task(STUDY, reward=Decimal(reward))}, list(submissions))
+
+
+def presp(pid: str, **kwargs) -> Response:
+    """A survey response of Prolific participant `pid` (in PROLIFIC_PID)."""
+    return resp("", PROLIFIC_PID=pid, **kwargs)
+
+
+def prolific_settings(tmp_path: Path, extra: str = ""):
+    text = textwrap.dedent(
+        """
+        [wave]
+        name = "s1"
+        platform = "prolific"
+        [qualtrics]
+        csv = "export.csv"
+        participant_column = "PROLIFIC_PID"
+        [prolific]
+        csv = "prolific_export.csv"
+        completion_codes = { C1A2B3C4 = "completed", C7FAIL00 = "failed_check" }
+        """
+    ) + textwrap.dedent(extra)
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    return load_config(path)

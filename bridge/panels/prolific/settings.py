@@ -61,7 +61,9 @@ class ProlificSettings(Section):
         raise ValueError(f"{v!r} must be production or an http://127.0.0.1:PORT emulator{hint}")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "ProlificSettings":
-        if (self.csv is None) == (self.study_id is None):
-            raise ValueError("give exactly one of csv = \"prolific_export.csv\" or study_id = \"...\"")
+    def _a_source(self) -> "ProlificSettings":
+        # The export does not name its study (its file name usually does): with csv, a
+        # study_id names it for the workbook and for applying.
+        if self.csv is None and self.study_id is None:
+            raise ValueError("give csv = \"prolific_export.csv\" (the study's export) or study_id = \"...\" (the API)")
         return self
