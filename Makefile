@@ -16,7 +16,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/survey-bridge demo
+	$(BIN)/survey-bridge demo --platform prolific
+	$(BIN)/survey-bridge demo --platform mturk
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -59,7 +59,7 @@ def handles_errors(command):
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, markup=False)
 
 
 def _parse_now(now: Optional[str]) -> datetime:
@@ -208,27 +208,30 @@ def _progress_bar(console: Console):
 @app.command()
 @handles_errors
 def demo(
+    platform: str = typer.Option("mturk", help="Which sample to run: mturk (the sample wave) or prolific (the "
+                                              "sample study)."),
     out: Path = typer.Option(Path("sample_data/out"), help="Folder for the demo's workbook and ledger."),
 ) -> None:
-    """Offline: close out the sample wave and apply it (--apply --yes) against the local MTurk emulator."""
+    """Offline: close out a sample wave and apply it (--apply --yes) against the local emulators."""
     from bridge.apply.demo import run_demo
 
-    settings = load_config(_sample_config())
+    settings = load_config(_sample_config(platform))
     console = _out()
     with _progress_bar(console) as progress:
-        run = run_demo(settings, settings.resolve(settings.qualtrics.csv), settings.resolve(settings.mturk.csv), out,
-                       _parse_now(None), progress=progress)
+        run = run_demo(settings, out, progress=progress)
+    console.print(f"{run.panel} demo, as of the sample's day ({run.closeout.plan.now:%Y-%m-%d %H:%M} UTC).")
     console.print(f"Pulled both sides through the APIs: {run.closeout.survey.source}; "
                   f"{run.closeout.submissions.source}")
     print_summary(console, run.closeout)
-    console.print(f"MTurk emulator at {run.emulator_url} (qualification types created: "
-                  + ", ".join(f"{role} {qid}" for role, qid in run.qualification_types.items()) + ")")
+    console.print(f"{run.panel} emulator at {run.emulator_url} ({run.closeout.plan.terms.group_word}s created: "
+                  + ", ".join(f"{role} {gid}" for role, gid in run.groups.items()) + ")")
     if run.preflight is not None:
         for line in run.preflight.lines():
             console.print(line)
     console.print(run.applied.summary_line())
-    after = run.applied.balance
-    console.print(f"Emulator balance: {run.balance_before:.2f} -> {after:.2f} USD" if after is not None else "")
+    after, cur = run.applied.balance, run.closeout.plan.terms.currency
+    if after is not None:
+        console.print(f"Emulator balance: {run.balance_before:.2f} -> {after:.2f} {cur}")
     if not run.applied.workbook_error:
         console.print(f"Workbook (with the Log): {run.applied.workbook}")
     run.applied.raise_for_failures()
@@ -264,14 +267,16 @@ def emulator(
     )
 
 
-def _sample_config() -> Path:
-    here = Path(__file__).resolve().parent.parent / "sample_data" / "wave.toml"
-    if here.exists():
-        return here
-    cwd = Path("sample_data") / "wave.toml"
-    if cwd.exists():
-        return cwd
-    raise InputError("sample_data/wave.toml not found: run the demo from the project folder.")
+_SAMPLES = {"mturk": Path("sample_data") / "wave.toml", "prolific": Path("sample_data") / "prolific" / "study.toml"}
+
+
+def _sample_config(platform: str) -> Path:
+    if platform not in _SAMPLES:
+        raise InputError(f"--platform {platform!r}: choose one of {', '.join(_SAMPLES)}.")
+    for root in (Path(__file__).resolve().parent.parent, Path(".")):
+        if (root / _SAMPLES[platform]).exists():
+            return root / _SAMPLES[platform]
+    raise InputError(f"{_SAMPLES[platform]} not found: run the demo from the project folder.")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from paths import SAMPLE
 
 from bridge.closeout import close_out
 from bridge.config import load_config
-from bridge.panels.mturk.emulator import MTurkEmulator
+from bridge.panels.mturk.emulator import MTurkEmulator, starting_at
 from bridge.emulator.qualtrics import QualtricsEmulator
 from bridge.errors import SourceError
 from bridge.panels.mturk.reader import read_batch_results
@@ -43,7 +43,7 @@ def test_api_close_out_matches_csv_close_out(tmp_path, monkeypatch):
     hits = list(read_batch_results(SAMPLE / "batch_results.csv").tasks)
     qualtrics = QualtricsEmulator(token="lab-token-123")
     qualtrics.add_survey("SV_sample01", SAMPLE / "qualtrics_export.csv")
-    with MTurkEmulator() as mturk, qualtrics:
+    with MTurkEmulator(clock=starting_at(NOW)) as mturk, qualtrics:
         mturk.seed_batch(SAMPLE / "batch_results.csv")
         settings = load_config(api_config(tmp_path, mturk.url, qualtrics.url, hits))
         api_run = close_out(settings, NOW, workbook=tmp_path / "api.xlsx")
@@ -58,7 +58,7 @@ def test_api_close_out_names_an_unknown_hit(tmp_path, monkeypatch):
     monkeypatch.setenv("QUALTRICS_API_KEY", "lab-token-123")
     qualtrics = QualtricsEmulator(token="lab-token-123")
     qualtrics.add_survey("SV_sample01", SAMPLE / "qualtrics_export.csv")
-    with MTurkEmulator() as mturk, qualtrics:
+    with MTurkEmulator(clock=starting_at(NOW)) as mturk, qualtrics:
         settings = load_config(api_config(tmp_path, mturk.url, qualtrics.url, ["3NOSUCHHIT0000000000000000000"]))
         with pytest.raises(SourceError, match="3NOSUCHHIT0000000000000000000"):
             close_out(settings, NOW, workbook=tmp_path / "api.xlsx")

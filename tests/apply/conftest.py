@@ -5,9 +5,9 @@ from __future__ import annotations
 
 
 import pytest
-from apply_support import SAMPLE, create_qualification_types, write_wave
+from apply_support import NOW, SAMPLE, create_qualification_types, write_wave
 
-from bridge.panels.mturk.emulator import MTurkEmulator
+from bridge.panels.mturk.emulator import MTurkEmulator, starting_at
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +26,8 @@ def make_emu(start_mturk):
     """Served emulators seeded with the sample batch; any constructor arguments."""
 
     def make(**kwargs) -> MTurkEmulator:
+        # As of the sample's day: its Submitted work auto-approves on 2026-12-20.
+        kwargs.setdefault("clock", starting_at(NOW))
         emulator = start_mturk(**kwargs)
         emulator.seed_batch(SAMPLE / "batch_results.csv")
         return emulator

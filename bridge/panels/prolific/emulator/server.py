@@ -243,17 +243,23 @@ class ProlificEmulator(Serving):
             self.state.groups[group.id] = group
             return group.id
 
-    def seed_export(self, study_id: str, path: str | os.PathLike[str]) -> int:
+    def seed_export(self, study_id: str, path: str | os.PathLike[str], *, reward: Decimal | str = "1.50",
+                    completion_codes: Mapping[str, str] | None = None) -> int:
         """Load a Prolific export CSV (as downloaded from the app) as study `study_id`'s
-        submissions; returns how many were added.
+        submissions, read with the project's export reader; returns how many were added.
+        The export names no reward or codes: `reward` (major units) and `completion_codes`
+        ({code: code_type}) describe the study when it is new."""
+        from bridge.panels.prolific.reader import read_export
 
-        To be written with the project's Prolific export reader (`bridge.panels.prolific`),
-        which owns the export format (FACTS 3): read the file with it, `add_study(study_id=...)`
-        if needed, then `add_submission(...)` per row. Not the place for a second CSV reader."""
-        raise NotImplementedError(
-            f"seeding study {study_id} from {path} needs the project's Prolific export reader, "
-            "which is not wired into the emulator yet"
-        )
+        table = read_export(path, study_id=study_id)
+        if study_id not in self.state.studies:
+            self.add_study(study_id=study_id, reward=reward, total_available_places=max(1, len(table.submissions)),
+                           completion_codes=completion_codes or {"C1A2B3C4": "COMPLETED"})
+        for s in table.submissions:
+            self.add_submission(study_id, s.participant_id, s.status, started_at=s.started_at,
+                                completed_at=s.submitted_at, entered_code=s.entered_code or None,
+                                time_taken=s.time_taken_seconds, submission_id=s.submission_id)
+        return len(table.submissions)
 
     # --- inspection --------------------------------------------------------------------
 
