@@ -14,6 +14,7 @@ import csv
 import io
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -52,9 +53,17 @@ class _Lines:
         return text
 
 
-def _parse(open_text: Callable[[], io.TextIOBase], label: str, what: str) -> Iterator[tuple[int, list[str]]]:
+def _too_many_rows(label: str, what: str, max_rows: int) -> SourceError:
+    return SourceError(f"{label}: more than {max_rows:,} rows, the limit for a {what}. "
+                       "Export only this wave's rows (a date range or filter) or split the file.")
+
+
+def _parse(open_text: Callable[[], io.TextIOBase], label: str, what: str,
+           max_rows: int | None = None) -> Iterator[tuple[int, list[str]]]:
     """(1-based line where the record starts, fields) for every CSV record of the text
-    stream `open_text` opens when the first record is asked for (and closes at the end)."""
+    stream `open_text` opens when the first record is asked for (and closes at the end);
+    past `max_rows` records (default MAX_ROWS) a SourceError."""
+    max_rows = MAX_ROWS if max_rows is None else max_rows
     with open_text() as stream:
         csv.field_size_limit(MAX_FIELD_CHARS)  # process-global: set again for every file read
         lines = _Lines(stream, label, what)
@@ -63,11 +72,8 @@ def _parse(open_text: Callable[[], io.TextIOBase], label: str, what: str) -> Ite
         try:
             for row in reader:
                 count += 1
-                if count > MAX_ROWS:
-                    raise SourceError(
-                        f"{label}: more than {MAX_ROWS:,} rows, the limit for a {what}. "
-                        "Export only this wave's rows (a date range or filter) or split the file."
-                    )
+                if count > max_rows:
+                    raise _too_many_rows(label, what, max_rows)
                 yield start, row
                 start = lines.start = reader.line_num + 1
                 lines.chars = 0
@@ -82,11 +88,15 @@ def _parse(open_text: Callable[[], io.TextIOBase], label: str, what: str) -> Ite
 
 class CsvText:
     """An opened CSV: `label` names it in messages, `head` is its first characters (for
-    hints), `records()` streams its records once."""
+    hints), `records()` streams its records once, at most `max_rows` of them (default
+    MAX_ROWS, looked up when read)."""
 
-    def __init__(self, label: str, what: str, head: str, open_raw: Callable[[], Bounded]):
+    def __init__(self, label: str, what: str, head: str, open_raw: Callable[[], Bounded], *,
+                 max_rows: int | None = None, rereadable: bool = False):
         self.label, self.what, self.head = label, what, head
         self._open_raw = open_raw
+        self.max_rows = max_rows
+        self._rereadable = rereadable  # a path or bytes: the rows can be counted before they are read
 
     def text(self) -> io.TextIOWrapper:
         """The whole file as a text stream (the caller closes it)."""
@@ -95,15 +105,69 @@ class CsvText:
         return stream
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
-        return _parse(self.text, self.label, self.what)
+        """The records, streamed. A file or bytes past the row limit is refused here, before
+        any row is kept: its line ends are counted (fast, bytes only) and, only when there are
+        more than the limit (a value may hold line breaks), its records (parsed, not kept). A
+        stream is counted while it is read."""
+        max_rows = MAX_ROWS if self.max_rows is None else self.max_rows
+        if self._rereadable and _line_ends(self._open_raw) + 1 > max_rows:
+            counted = _parse(self.text, self.label, self.what, max_rows)
+            try:
+                for _ in counted:
+                    pass
+            finally:
+                counted.close()
+        return _parse(self.text, self.label, self.what, max_rows)
 
 
-def open_csv(source: str | os.PathLike | bytes | BinaryIO, name: str | None, what: str) -> CsvText:
-    """Open a path, bytes, or a binary stream (read once, not closed) as a CSV `what`.
+def _line_ends(open_raw: Callable[[], Bounded]) -> int:
+    """How many lines end in the raw bytes (LF, CR or CRLF): at least the records less one."""
+    n, after_cr = 0, False
+    with open_raw() as raw:
+        while chunk := raw.read(READ_CHUNK):
+            n += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            if after_cr and chunk[:1] == b"\n":
+                n -= 1  # a CRLF cut by the chunk's end was counted twice
+            after_cr = chunk[-1:] == b"\r"
+    return n
+
+
+class Kept:
+    """The memory the text a reader keeps takes (`sys.getsizeof` of each value a row keeps
+    for itself, not shared with other rows), refused past `limit` (`limits.MAX_SURVEY_KEPT_BYTES`
+    or `MAX_SUBMISSION_KEPT_BYTES`): with the row limit, this bounds what a file can make a
+    close-out hold, however wide its rows or long its values (a 1 MiB value in every row; a
+    row of thousands of answers)."""
+
+    __slots__ = ("total", "limit", "label", "what")
+
+    def __init__(self, label: str, what: str, limit: int):
+        self.total = 0
+        self.limit = limit
+        self.label, self.what = label, what
+
+    def add(self, nbytes: int, line: int) -> None:
+        self.total += nbytes
+        if self.total > self.limit:
+            raise SourceError(
+                f"{self.label}, line {line}: the rows up to here hold more than {size_text(self.limit)} of text the "
+                f"close-out keeps (ids, codes, answers), the limit for a {self.what}; the file is damaged or not "
+                "an export. Export only this wave's rows (a date range or filter) or split the file.")
+
+    def values(self, values, line: int) -> None:
+        """Count these values of line `line` (the ones the row keeps for itself)."""
+        self.add(sum(map(sys.getsizeof, values)), line)
+
+
+def open_csv(source: str | os.PathLike | bytes | BinaryIO, name: str | None, what: str, *,
+             max_rows: int | None = None) -> CsvText:
+    """Open a path, bytes, or a binary stream (read once, not closed) as a CSV `what` of at
+    most `max_rows` records (default MAX_ROWS).
 
     Raises SourceError for a missing path, a folder, a file past MAX_FILE_BYTES, an empty
     file and the formats `_sniff` recognises; the size of a stream is checked while it is read.
     """
+    rereadable = not hasattr(source, "read")
     if isinstance(source, (bytes, bytearray, memoryview)):
         label = name or f"<{what}>"
         data = bytes(source)
@@ -133,7 +197,7 @@ def open_csv(source: str | os.PathLike | bytes | BinaryIO, name: str | None, wha
 
     csv.field_size_limit(MAX_FIELD_CHARS)  # for _sniff's look at the first line; _parse sets it again
     head = _sniff(prefix, label, what, complete=len(prefix) < SNIFF_BYTES)
-    return CsvText(label, what, head, open_raw)
+    return CsvText(label, what, head, open_raw, max_rows=max_rows, rereadable=rereadable)
 
 
 def _read_some(stream: BinaryIO, n: int, label: str, what: str) -> bytes:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 import re
 import time
+import zipfile
 from collections.abc import Callable, Collection, Mapping
 from email.utils import parsedate_to_datetime
+from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
 import requests
 
 from bridge.errors import SourceError
 from bridge.models import SurveyTable
+from bridge.sources.limits import MAX_FILE_BYTES
 from bridge.sources.qualtrics_zip import read_export_zip, spool_download
 
 log = logging.getLogger(__name__)
@@ -281,12 +284,15 @@ def fetch_survey(
     clock: Callable[[], float] = time.monotonic,
     backoff: float = 1.0,
     keep: Collection[str] | None = None,
+    export_to: BinaryIO | None = None,
 ) -> SurveyTable:
     """Export `survey_id` as CSV (with labels) and read it into a `SurveyTable`.
 
     `timeout` bounds the whole export, retries included; `backoff` is the first wait after
     a 429 without Retry-After, a 5xx or a dropped connection (then doubled). `keep` is
-    `read_qualtrics_csv`'s: the columns each Response.fields holds (None: all).
+    `read_qualtrics_csv`'s: the columns each Response.fields holds (None: all). `export_to`
+    (a writable binary file, e.g. a spooled temporary file) also receives the export's CSV as
+    downloaded, rewound, so every column can be read again (`bridge.analysis`).
     """
     survey_id = (survey_id or "").strip()
     if not survey_id:
@@ -296,13 +302,14 @@ def fetch_survey(
     own = session is None
     client = _Client(survey_id, base_url, token, timeout, session or requests.Session(), backoff, sleep, clock)
     try:
-        return _export(client, poll_initial, poll_max, keep)
+        return _export(client, poll_initial, poll_max, keep, export_to)
     finally:
         if own:
             client.session.close()
 
 
-def _export(c: _Client, poll_initial: float, poll_max: float, keep: Collection[str] | None) -> SurveyTable:
+def _export(c: _Client, poll_initial: float, poll_max: float, keep: Collection[str] | None,
+            export_to: BinaryIO | None = None) -> SurveyTable:
     # The POST is retried like the GETs: a 5xx may come after Qualtrics started an export,
     # but a second export only reads the responses, so starting another one is harmless.
     started = c.result(
@@ -336,5 +343,29 @@ def _export(c: _Client, poll_initial: float, poll_max: float, keep: Collection[s
     with resp:
         body, size = spool_download(resp, where)
     with body:
-        return read_export_zip(body, size, where=where, survey_id=c.survey_id,
-                               content_type=resp.headers.get("Content-Type", "?"), keep=keep)
+        table = read_export_zip(body, size, where=where, survey_id=c.survey_id,
+                                content_type=resp.headers.get("Content-Type", "?"), keep=keep)
+        if export_to is not None:
+            _copy_csv(body, export_to, where)
+        return table
+
+
+def _copy_csv(body: BinaryIO, sink: BinaryIO, where: str) -> None:
+    """The export's one CSV, out of the zip in `body`, into `sink` (rewound). Called once
+    `read_export_zip` read it whole, so the zip and its member are known to be within the limits."""
+    copied = 0
+    try:
+        body.seek(0)
+        with zipfile.ZipFile(body) as archive:
+            info = next(i for i in archive.infolist()
+                        if i.filename.lower().endswith(".csv") and not i.filename.startswith("__MACOSX/"))
+            with archive.open(info) as member:
+                while chunk := member.read(1 << 20):
+                    copied += len(chunk)
+                    if copied > MAX_FILE_BYTES:  # cannot happen after the read; kept as a bound
+                        raise SourceError(f"The export of {where} grew while it was copied; run again.")
+                    sink.write(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, StopIteration) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise SourceError(f"The export of {where} could not be kept for the analysis file ({why}); run again.") from None
+    sink.seek(0)

@@ -15,11 +15,14 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterator
 from datetime import datetime
+from operator import itemgetter
 from typing import BinaryIO
 
 from bridge.errors import SourceError
 from bridge.models import SurveyTable, Response
-from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, open_csv, parse_int
+from bridge.sources import limits
+from bridge.sources._csv import Kept, check_unique, columns_found, fit_row, header_names, open_csv, parse_int
+from bridge.sources._fields import Fields, Numbers
 
 WHAT = "Qualtrics CSV export"
 
@@ -66,9 +69,11 @@ def read_qualtrics_csv(
 
     `keep` names the columns each `Response.fields` holds (None: every column); the others
     are dropped as soon as the row is read, so a close-out that passes the few columns it
-    uses holds a million responses in a few hundred MB. `SurveyTable.columns` lists every
+    uses holds half a million responses in a few hundred MB. `SurveyTable.columns` lists every
     column whatever `keep` says, and the metadata a Response has as attributes (ResponseId,
     Status, Finished, Duration, Progress, RecordedDate) is read from the row in any case.
+    `Response.fields` is a `Fields` (a dict's behaviour in a fraction of its memory). A file
+    past MAX_ROWS records, or whose kept text takes more than MAX_SURVEY_KEPT_BYTES, is refused.
     """
     src = open_csv(source, name, WHAT)
     rows = src.records()
@@ -127,9 +132,14 @@ def _read(rows: Iterator[tuple[int, list[str]]], label: str, keep: Collection[st
     i_start, i_end = col.get("StartDate"), col.get("EndDate")
     from_dates = legacy or (insights and i_duration is None)
     wanted = None if keep is None else set(keep)
-    kept = None if wanted is None else [(n, i) for n, i in col.items() if n in wanted]
+    positions = list(range(width)) if wanted is None else [i for n, i in col.items() if n in wanted]
+    # Every row's Fields share one column -> position dict; each row keeps a tuple of values.
+    index = {names[i]: j for j, i in enumerate(positions)}
+    take = itemgetter(*positions) if len(positions) > 1 else None
     shared: dict[str, str] = {}  # one object for each value repeated in the first rows
     share = shared.get
+    kept = Kept(label, WHAT, limits.MAX_SURVEY_KEPT_BYTES)
+    numbers = Numbers()  # one object per duration
 
     responses: list[Response] = []
     seen: dict[str, int] = {}
@@ -151,20 +161,27 @@ def _read(rows: Iterator[tuple[int, list[str]]], label: str, keep: Collection[st
             duration = _legacy_duration(_at(row, i_start), _at(row, i_end))
         else:
             duration = parse_int(_at(row, i_duration))
+        duration = numbers.share(duration)
         progress = _at(row, i_progress).strip()
-        if kept is None:
-            fields = dict(zip(names, map(share, row, row)))
-        else:
-            fields = {n: share(row[i], row[i]) for n, i in kept}
+        raw = take(row) if take is not None else tuple(row[i] for i in positions)
+        values = tuple(map(share, raw, raw))
+        recorded = _at(row, i_recorded).strip()
+        recorded = share(recorded, recorded)
+        status = STATUS_CODES.get(status) or share(status, status)
+        progress = share(progress, progress)
+        # The text this response keeps for itself: counted against MAX_SURVEY_KEPT_BYTES.
+        own = [v for v in values if v and v not in shared]
+        own += (v for v in (response_id, recorded, status, progress) if v and v not in shared and v not in raw)
+        kept.values(own, line)
         responses.append(
             Response(
                 response_id=response_id,
-                status=STATUS_CODES.get(status) or share(status, status),
+                status=status,
                 finished=_finished(_at(row, i_finished)),
                 duration_seconds=duration,
-                progress=share(progress, progress),
-                recorded_date=_at(row, i_recorded).strip(),
-                fields=fields,
+                progress=progress,
+                recorded_date=recorded,
+                fields=Fields(index, values),
                 source_row=line,
             )
         )

@@ -17,7 +17,7 @@ import pytest
 
 from bridge.errors import SourceError
 from bridge.panels.mturk.reader import read_batch_results
-from bridge.sources import _csv
+from bridge.sources import _csv, limits
 from bridge.sources._stream import CODEC, READ_CHUNK, decode_bytes
 from bridge.sources.limits import MAX_FIELD_CHARS, MAX_RECORD_CHARS, size_text
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
@@ -110,7 +110,7 @@ def test_rows_past_the_limit(monkeypatch):
 
 
 def test_blank_lines_count_as_rows(monkeypatch):
-    monkeypatch.setattr(_csv, "MAX_ROWS", 100)
+    monkeypatch.setattr(limits, "MAX_SUBMISSION_ROWS", 100)  # a panel's file has its own limit
     message = refused(read_batch_results, BATCH + b"\n" * 200)
     assert "more than 100 rows" in message
 

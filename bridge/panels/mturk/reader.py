@@ -12,19 +12,27 @@ import os
 from bridge.errors import SourceError
 from bridge.models import Submission, SubmissionTable, Task
 from bridge.money import AmountError, parse_amount
-from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, open_csv, parse_int
+from bridge.sources import limits
+from bridge.sources._csv import Kept, check_unique, columns_found, fit_row, header_names, open_csv, parse_int
+from bridge.sources._fields import Fields, Numbers, Repeats
 from bridge.panels.mturk.timefmt import parse_mturk_time
 from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES
 
 REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
 WHAT = "MTurk batch-results CSV"
+_STATUS = {s: s for s in ASSIGNMENT_STATUSES}  # one object per status word, shared by every row
 
 
 def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = None,
                        code_answer: str | None = None) -> SubmissionTable:
     """The batch file as a SubmissionTable: one Task per HIT, one Submission per assignment.
-    `code_answer` names the answer field holding the completion code (without `Answer.`)."""
-    src = open_csv(source, name, WHAT)
+    `code_answer` names the answer field holding the completion code (without `Answer.`).
+
+    Memory (issue 11): at most MAX_SUBMISSION_ROWS records and MAX_SUBMISSION_KEPT_BYTES of
+    kept text (`bridge.sources.limits`);
+    a HIT id and a status are one object for all rows, values repeated in the first rows
+    (feedback, answers) are shared, and `Submission.answers` is a `Fields`."""
+    src = open_csv(source, name, WHAT, max_rows=limits.MAX_SUBMISSION_ROWS)
     label, rows = src.label, src.records()
     try:
         header_line, header = next(rows)
@@ -51,6 +59,9 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
     while may_lack < width and header[width - 1 - may_lack] in ("Approve", "Reject"):
         may_lack += 1
     answer_cols = [(h[len("Answer."):], i) for h, i in col.items() if h.startswith("Answer.")]
+    answer_index = {name: j for j, (name, _) in enumerate(answer_cols)}  # shared by every row's Fields
+    answer_at = [i for _, i in answer_cols]
+    code_at = answer_index.get(code_answer) if code_answer else None
 
     def get(row: list[str], key: str) -> str:
         i = col.get(key)
@@ -59,6 +70,9 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
     hits: dict[str, Task] = {}
     assignments: list[Submission] = []
     seen: dict[str, int] = {}
+    kept = Kept(label, WHAT, limits.MAX_SUBMISSION_KEPT_BYTES)
+    repeats = Repeats()
+    numbers = Numbers()
     for line, row in rows:
         if not any(f.strip() for f in row):
             continue  # blank line
@@ -77,25 +91,31 @@ def read_batch_results(source: str | os.PathLike | bytes, *, name: str | None = 
             )
         check_unique(seen, "AssignmentId", assignment_id, label=label, line=line,
                      again="download the batch results again")
-        if hit_id not in hits:
-            hits[hit_id] = _read_hit(label, line, hit_id, row, get)
-        answers = {name: row[i] for name, i in answer_cols}
+        task = hits.get(hit_id)
+        if task is None:
+            task = hits[hit_id] = _read_hit(label, line, hit_id, row, get)
+            kept.values([hit_id, task.type_id, task.title, task.description, task.keywords, task.annotation], line)
+        hit_id = task.task_id  # one object for every assignment of the HIT
+        answers = repeats.share([row[i] for i in answer_at] + [get(row, "RequesterFeedback")])
+        feedback = answers.pop()
+        kept.values([assignment_id, worker_id, *repeats.own(answers), *repeats.own([feedback])], line)
+        answers = tuple(answers)
         assignments.append(
             Submission(
                 submission_id=assignment_id,
                 participant_id=worker_id,
                 task_id=hit_id,
                 state=STATES[status],
-                status=status,
+                status=_STATUS[status],
                 started_at=parse_mturk_time(get(row, "AcceptTime")),
                 submitted_at=parse_mturk_time(get(row, "SubmitTime")),
                 auto_approval_time=parse_mturk_time(get(row, "AutoApprovalTime")),
                 approved_at=parse_mturk_time(get(row, "ApprovalTime")),
                 rejected_at=parse_mturk_time(get(row, "RejectionTime")),
-                feedback=get(row, "RequesterFeedback"),
-                time_taken_seconds=parse_int(get(row, "WorkTimeInSeconds")),
-                entered_code=answers.get(code_answer, "") if code_answer else "",
-                answers=answers,
+                feedback=feedback,
+                time_taken_seconds=numbers.share(parse_int(get(row, "WorkTimeInSeconds"))),
+                entered_code=answers[code_at] if code_at is not None else "",
+                answers=Fields(answer_index, answers),
                 source_row=line,
             )
         )

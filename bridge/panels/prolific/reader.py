@@ -18,13 +18,16 @@ from pathlib import Path
 
 from bridge.errors import SourceError
 from bridge.models import State, Submission, SubmissionTable, Task
-from bridge.panels.prolific.words import auto_approval, parse_time, state_of, status_word
-from bridge.sources._csv import check_unique, columns_found, fit_row, header_names, open_csv, parse_int
+from bridge.panels.prolific.words import STATES, auto_approval, parse_time, state_of, status_word
+from bridge.sources import limits
+from bridge.sources._csv import Kept, check_unique, columns_found, fit_row, header_names, open_csv, parse_int
+from bridge.sources._fields import Fields, Numbers, Repeats
 
 WHAT = "Prolific export"
 REQUIRED = ("Submission id", "Participant id", "Status")
 _STUDY_IN_NAME = re.compile(r"([a-f0-9]{24})")
 _DEMOGRAPHICS_FROM = "Total approvals"  # the columns after it describe the participant
+_STATUS = {s: s for s in STATES}  # one object per status word, shared by every row
 
 
 def study_id_from_name(path: str | os.PathLike | None) -> str | None:
@@ -38,8 +41,13 @@ def study_id_from_name(path: str | os.PathLike | None) -> str | None:
 def read_export(source: str | os.PathLike | bytes, *, name: str | None = None,
                 study_id: str | None = None) -> SubmissionTable:
     """The export as a SubmissionTable: one Task (the study), one Submission per row.
-    `study_id` (else the one in the file name, else empty) names the study."""
-    src = open_csv(source, name, WHAT)
+    `study_id` (else the one in the file name, else empty) names the study.
+
+    Memory (issue 11): at most MAX_SUBMISSION_ROWS records and MAX_SUBMISSION_KEPT_BYTES of
+    kept text (`bridge.sources.limits`);
+    a status is one object for all rows, values repeated in the first rows (completion codes,
+    demographics) are shared, and `Submission.answers` is a `Fields`."""
+    src = open_csv(source, name, WHAT, max_rows=limits.MAX_SUBMISSION_ROWS)
     label, rows = src.label, src.records()
     try:
         _, header = next(rows)
@@ -56,6 +64,11 @@ def read_export(source: str | os.PathLike | bytes, *, name: str | None = None,
         or study_id_from_name(name) or ""
     # The participant's demographics, kept as the submission's answers (as text).
     extra = header[col[_DEMOGRAPHICS_FROM] + 1:] if _DEMOGRAPHICS_FROM in col else []
+    extra_index = {k: j for j, k in enumerate(extra)}  # shared by every row's Fields
+    extra_at = [col[k] for k in extra]
+    kept = Kept(label, WHAT, limits.MAX_SUBMISSION_KEPT_BYTES)
+    repeats = Repeats()
+    numbers = Numbers()
 
     def get(row: list[str], key: str) -> str:
         i = col.get(key)
@@ -74,7 +87,12 @@ def read_export(source: str | os.PathLike | bytes, *, name: str | None = None,
             if not value:
                 raise SourceError(f"{label}, line {line}: {key} is empty. Download the export again.")
         check_unique(seen, "Submission id", sid, label=label, line=line, again="download the export again")
+        status = _STATUS.get(status, status)
         state = state_of(status)
+        values = repeats.share([row[i] for i in extra_at] + [get(row, "Completion code").strip()])
+        code = values.pop()
+        own = [sid, pid, *repeats.own(values), *repeats.own([code])]
+        kept.values(own if status in _STATUS else [*own, status], line)
         completed = parse_time(get(row, "Completed at"))
         reviewed = parse_time(get(row, "Reviewed at"))
         submissions.append(Submission(
@@ -88,9 +106,9 @@ def read_export(source: str | os.PathLike | bytes, *, name: str | None = None,
             auto_approval_time=auto_approval(state, completed),
             approved_at=reviewed if state is State.APPROVED else None,
             rejected_at=reviewed if state is State.REJECTED else None,
-            time_taken_seconds=parse_int(get(row, "Time taken")),
-            entered_code=get(row, "Completion code").strip(),
-            answers={k: get(row, k) for k in extra},
+            time_taken_seconds=numbers.share(parse_int(get(row, "Time taken"))),
+            entered_code=code,
+            answers=Fields(extra_index, tuple(values)),
             source_row=line,
         ))
     tasks = {study: Task(task_id=study)} if submissions else {}
