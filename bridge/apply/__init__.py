@@ -5,8 +5,10 @@
 
 `market` is the seam to a panel (the `Marketplace` protocol; each panel's adapter lives in
 its folder), `actions` what a plan sends, `ledger` the SQLite record, `executor` the
-sending, `run` the balance check and the Log, `edits` reads a workbook a person edited,
-`demo` runs the sample wave on the emulators.
+sending (`stages` its last steps: revokes, invitations, compensation tasks, expiries),
+`run` the balance check and the Log, `edits` reads a workbook a person edited, `holders`
+compares who holds a qualification with the plan, `demo` runs the sample wave on the
+emulators.
 """
 
 from bridge.apply.actions import Action, Kind, bonus_key, plan_actions

@@ -1,4 +1,4 @@
-"""The actions a plan asks for, in the order SPEC §5 sends them (pure: no I/O)."""
+"""The actions a plan asks for, in the order SPEC §5 and §9 send them (pure: no I/O)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,33 @@ from enum import StrEnum
 
 from bridge.models import Decision, Plan, State
 from bridge.money import fmt
+from bridge.rules import compensation_group_name
 
 
 class Kind(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+    OVERRIDE = "override"  # approve work the panel has as rejected (SPEC §9)
     BONUS = "bonus"
     GRANT = "grant"
+    REVOKE = "revoke"  # Eligible_Worker taken back from a flagged participant
+    NOTIFY = "notify"  # the invitation to those granted Eligible_Worker
+    # Pay one participant who could not submit: a task for them alone, or (with a
+    # submission id) a bonus on the submission they ended.
+    COMPENSATE = "compensate"
+    EXPIRE = "expire"  # close one of the wave's tasks to new participants
 
 
-# Approvals and rejections, then bonuses, then qualifications (participant groups).
-STAGES: tuple[tuple[Kind, ...], ...] = ((Kind.APPROVE, Kind.REJECT), (Kind.BONUS,), (Kind.GRANT,))
-LABELS = {Kind.APPROVE: "approvals", Kind.REJECT: "rejections", Kind.BONUS: "bonuses",
-          Kind.GRANT: "qualification grants"}
+# Approvals, rejections and overrides, then bonuses, then qualifications (grants and
+# revokes), then the invitation (after its grants), compensation tasks, and last the
+# wave's tasks closed.
+STAGES: tuple[tuple[Kind, ...], ...] = ((Kind.APPROVE, Kind.REJECT, Kind.OVERRIDE), (Kind.BONUS,),
+                                        (Kind.GRANT, Kind.REVOKE), (Kind.NOTIFY,), (Kind.COMPENSATE,), (Kind.EXPIRE,))
+LABELS = {Kind.APPROVE: "approvals", Kind.REJECT: "rejections", Kind.OVERRIDE: "overridden rejections",
+          Kind.BONUS: "bonuses", Kind.GRANT: "qualification grants", Kind.REVOKE: "qualification revokes",
+          Kind.NOTIFY: "invitations", Kind.COMPENSATE: "compensations", Kind.EXPIRE: "tasks expired"}
+# Always named in a summary; the others only when there are some.
+CORE_KINDS = (Kind.APPROVE, Kind.REJECT, Kind.BONUS, Kind.GRANT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +51,18 @@ class Action:
     value: int = 1
     role: str = ""  # grants: "prev_worker" | "eligible_worker"
     category: str = ""  # rejections on panels that require a category
+    subject: str = ""  # invitations: the subject line; compensation tasks: the title
 
     @property
     def target(self) -> str:
-        """What the action is about, for the ledger key."""
-        if self.kind is Kind.GRANT:
+        """What the action is about, for the ledger key: a submission, a participant in a
+        group, a participant, or a task."""
+        if self.kind in (Kind.GRANT, Kind.REVOKE):
             return f"{self.group_id}:{self.participant_id}"
+        if self.kind in (Kind.NOTIFY, Kind.COMPENSATE):
+            return self.participant_id
+        if self.kind is Kind.EXPIRE:
+            return self.task_id
         return self.submission_id
 
     @property
@@ -57,9 +77,17 @@ def bonus_key(environment: str, wave: str, submission_ids: Sequence[str]) -> str
     return hashlib.sha256(f"{environment}\x1f{wave}\x1f{chr(30).join(submission_ids)}".encode()).hexdigest()
 
 
+def task_token(environment: str, wave: str, participant_id: str) -> str:
+    """A compensation task's idempotency token (MTurk's CreateHIT UniqueRequestToken, at
+    most 64 characters): 64 hex characters from the canonical environment, the wave and the
+    participant, so the same participant's task always carries the same token."""
+    return hashlib.sha256(f"compensate\x1f{environment}\x1f{wave}\x1f{participant_id}".encode()).hexdigest()
+
+
 def plan_actions(plan: Plan) -> list[Action]:
     """Every action the plan sends. `review` is never sent; work no longer awaiting the
-    requester is not approved or rejected again, but its bonus and groups are handled."""
+    requester is not approved or rejected again (unless a person overrides a rejection),
+    but its bonus and groups are handled."""
     out: list[Action] = []
     for d in plan.decisions:
         if d.sends_status_change:
@@ -68,12 +96,29 @@ def plan_actions(plan: Plan) -> list[Action]:
             else:
                 out.append(Action(Kind.REJECT, d.submission_id, d.participant_id, d.task_id, text=d.feedback,
                                   category=d.rejection_category))
+        elif d.overrides_rejection:
+            out.append(Action(Kind.OVERRIDE, d.submission_id, d.participant_id, d.task_id))
     for d in plan.decisions:
-        if d.decision is Decision.APPROVE and d.bonus is not None and d.bonus > 0 and d.state is not State.REJECTED:
+        if d.decision is Decision.APPROVE and d.bonus is not None and d.bonus > 0 and (
+                d.state is not State.REJECTED or d.overrides_rejection):
             out.append(Action(Kind.BONUS, d.submission_id, d.participant_id, d.task_id, amount=d.bonus,
                               text=plan.bonus_reason))
     for q in plan.qualifications:
-        if q.action == "grant":
-            out.append(Action(Kind.GRANT, participant_id=q.participant_id, group_id=q.group_id, value=q.value,
-                              role=q.role))
+        kind = {"grant": Kind.GRANT, "revoke": Kind.REVOKE}.get(q.action)
+        if kind is not None:
+            out.append(Action(kind, participant_id=q.participant_id, group_id=q.group_id, value=q.value, role=q.role))
+    if plan.invite is not None:
+        for q in plan.qualifications:
+            if q.action == "grant" and q.role == "eligible_worker":
+                out.append(Action(Kind.NOTIFY, participant_id=q.participant_id, group_id=q.group_id,
+                                  subject=plan.invite.subject, text=plan.invite.message))
+    for c in plan.compensations:
+        if c.how == "task" and c.amount is not None:  # a task for them alone (MTurk)
+            out.append(Action(Kind.COMPENSATE, participant_id=c.participant_id, amount=c.amount, subject=c.title,
+                              text=c.description, group_id=compensation_group_name(c.participant_id, plan.wave)))
+        elif c.how == "bonus" and c.amount is not None:  # a bonus on the submission they ended (Prolific)
+            out.append(Action(Kind.COMPENSATE, c.submission_id, c.participant_id, c.task_id, amount=c.amount,
+                              text=plan.bonus_reason))
+    if plan.expire_tasks:
+        out += [Action(Kind.EXPIRE, task_id=task_id) for task_id in plan.tasks]
     return out

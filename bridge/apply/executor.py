@@ -18,7 +18,10 @@ a bounded thread pool (`Marketplace.workers`). Nothing is sent twice:
   tool; elsewhere (MTurk, whose request token refuses a repeat) it is `failed` and the
   next run sends it again;
 - group grants are idempotent and are simply sent again; Eligible_Worker only goes to a
-  participant whose approvals in this wave are all done.
+  participant whose approvals in this wave are all done;
+- an override of a rejection is an approval of rejected work, settled by state like one;
+- revokes, invitations, compensation tasks and expiries (SPEC §9) run last, in that
+  order, each once (`bridge.apply.stages`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from bridge.apply import stages
 from bridge.apply.actions import LABELS, STAGES, Action, Kind, bonus_key
 from bridge.apply.ledger import DONE, FAILED, FINAL, PENDING, SKIPPED, Entry, Ledger
 from bridge.apply.market import Marketplace, MarketplaceError, Outcome, Reply
@@ -39,8 +43,11 @@ from bridge.money import fmt
 
 # (completed, total, what is being sent); called on the caller's thread.
 Progress = Callable[[int, int, str], None]
-_TARGET = {Kind.APPROVE: State.APPROVED, Kind.REJECT: State.REJECTED}
-_DONE_WORD = {Kind.APPROVE: "approved", Kind.REJECT: "rejected"}
+_TARGET = {Kind.APPROVE: State.APPROVED, Kind.REJECT: State.REJECTED, Kind.OVERRIDE: State.APPROVED}
+_DONE_WORD = {Kind.APPROVE: "approved", Kind.REJECT: "rejected", Kind.OVERRIDE: "approved"}
+# States from which the change is still to send (an override may find the work back in
+# review half-way: Prolific's UNREJECT came through, its APPROVE not yet).
+_FROM = {Kind.OVERRIDE: (State.REJECTED, State.PENDING)}
 Result = tuple[str, str]  # (ledger status, detail)
 
 
@@ -90,16 +97,26 @@ class Executor:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
             for stage in STAGES:
                 batch = [a for a in todo if a.kind in stage]
-                if not batch:
-                    continue
-                if stage == (Kind.BONUS,):
-                    jobs = self._bonus_jobs(batch, actions, was_pending, finished)
-                elif stage == (Kind.GRANT,):
-                    jobs = self._grant_jobs(self._grants_to_send(batch, actions, finished))
-                else:
-                    jobs = self._status_jobs(batch, was_pending, finished)
-                self._run_jobs(pool, jobs, finished)
+                if batch:
+                    self._run_jobs(pool, self._stage_jobs(stage, batch, actions, was_pending, finished), finished)
         return outcome
+
+    def _stage_jobs(self, stage: tuple[Kind, ...], batch: list[Action], actions: list[Action],
+                    was_pending: dict[str, Entry], finished: Callable[[dict[Action, Result]], None]):
+        if stage == (Kind.BONUS,):
+            return self._bonus_jobs(batch, actions, was_pending, finished)
+        if Kind.GRANT in stage:
+            grants = [a for a in batch if a.kind is Kind.GRANT]
+            return (self._grant_jobs(self._grants_to_send(grants, actions, finished))
+                    + stages.revoke_jobs(self, [a for a in batch if a.kind is Kind.REVOKE], finished))
+        if stage == (Kind.NOTIFY,):
+            return stages.notify_jobs(self, batch, was_pending, finished)
+        if stage == (Kind.COMPENSATE,):  # a bonus on a submission is paid like any bonus
+            return (self._bonus_jobs([a for a in batch if a.submission_id], actions, was_pending, finished)
+                    + stages.compensate_jobs(self, [a for a in batch if not a.submission_id]))
+        if stage == (Kind.EXPIRE,):
+            return stages.expire_jobs(self, batch)
+        return self._status_jobs(batch, was_pending, finished)
 
     def _run_jobs(self, pool: ThreadPoolExecutor, jobs: list[tuple[Kind, Callable[[], dict[Action, Result]]]],
                   finished: Callable[[dict[Action, Result]], None]) -> None:
@@ -154,6 +171,9 @@ class Executor:
         jobs = [(Kind.APPROVE, self._job(chunk, self._approve))
                 for chunk in chunks(approvals, self.market.batch.get(Kind.APPROVE, 1))]
         jobs += [(Kind.REJECT, self._job([a], self._reject)) for a in rejections]
+        jobs += [(Kind.OVERRIDE, self._job(chunk, self._override))
+                 for chunk in chunks([a for a in batch if a.kind is Kind.OVERRIDE],
+                                     self.market.batch.get(Kind.OVERRIDE, 1))]
         return jobs
 
     def _job(self, batch: list[Action], send: Callable[[list[Action]], dict[Action, Result]]):
@@ -173,7 +193,7 @@ class Executor:
         if state is _TARGET[action.kind]:
             return self._record(action, DONE, detail=f"already {words.of(state)} on {panel} ({why}; "
                                                      f"{words.state_check})")
-        if state is not State.PENDING:
+        if state not in _FROM.get(action.kind, (State.PENDING,)):
             return self._record(action, SKIPPED, detail=f"{words.of(state)} on {panel}; not {_DONE_WORD[action.kind]}")
         return None
 
@@ -207,6 +227,10 @@ class Executor:
         (a,) = batch
         self.ledger.pending(a)
         return self._status_replies({a.submission_id: self.market.reject(a)}, batch)
+
+    def _override(self, batch: list[Action]) -> dict[Action, Result]:
+        self.ledger.pending(batch)
+        return self._status_replies(self.market.override(batch), batch)
 
     # --- bonuses -----------------------------------------------------------------------------
 
@@ -356,7 +380,7 @@ class Executor:
         entries = self.ledger.entries()
         approvals: dict[str, list[Action]] = defaultdict(list)
         for a in actions:
-            if a.kind is Kind.APPROVE:
+            if a.kind in (Kind.APPROVE, Kind.OVERRIDE):
                 approvals[a.participant_id].append(a)
         to_send, held = [], {}
         for g in batch:

@@ -107,3 +107,28 @@ class Marketplace(Protocol):
         `key` is deterministic for these bonuses (`bonus_key`): an idempotency token."""
     def pay_bonuses(self, batch_id: str, actions: Sequence[Action]) -> dict[str, Reply]: ...
     def add_to_group(self, group_id: str, actions: Sequence[Action]) -> dict[str, Reply]: ...
+
+    # --- the rest of a close-out (SPEC §9); a panel that cannot do one answers a Reply
+    # `failed` (or raises MarketplaceError) that says so --------------------------------
+
+    def override(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        """Approve work the panel has as rejected; replies by submission id (REFUSED with
+        the state when the work is in another state)."""
+    def group_members(self, group_id: str) -> set[str]:
+        """Every participant who holds the group now (all pages; raises MarketplaceError)."""
+    def remove_from_group(self, group_id: str, actions: Sequence[Action]) -> dict[str, Reply]:
+        """Take the group back; replies by participant id. Removing someone who does not
+        hold it is `accepted` (nothing to do)."""
+    def notify(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        """Send the actions' message (their `subject` and `text`) to their participants in
+        one call; replies by participant id. Never repeated by the adapter after an error
+        that may have come after the message went out: that reply is UNKNOWN."""
+    def compensation_group(self, action: Action) -> str:
+        """The id of the group that limits `action`'s compensation task to its participant
+        (named `action.group_id`): found by that name, else created. Raises MarketplaceError."""
+    def create_compensation(self, group_id: str, action: Action, token: str) -> Reply:
+        """Grant the group to the participant and create their task (once: found again
+        through the group, and `token` is the creation's idempotency token). Accepted with
+        the task's id as `request_id`."""
+    def expire_tasks(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        """Close each action's task to new participants now; replies by task id."""

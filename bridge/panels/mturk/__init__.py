@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from bridge.match import JoinKey, MatchOptions
@@ -23,6 +23,7 @@ _QUALIFICATION_ID = re.compile(r"^[A-Z0-9]+$")
 DEFAULT_CODE_COLUMN = "Random ID"
 # The US federal minimum wage the seeds recommend (SPEC §8).
 MINIMUM_WAGE = Decimal("7.25")
+NOTIFY_SUBJECT_MAX, NOTIFY_MESSAGE_MAX = 200, 4096  # NotifyWorkers (FORMATS.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,14 @@ class MTurkPanel:
                 check_feedback(getattr(rules, key))
             except ValueError as exc:
                 problems.append(f"[rules] {key}: {exc}")
+        notify = settings.notify
+        if notify.eligible_message and not notify.eligible_subject:
+            problems.append("[notify] eligible_subject is required on MTurk (NotifyWorkers' Subject)")
+        for key, limit in (("eligible_subject", NOTIFY_SUBJECT_MAX), ("eligible_message", NOTIFY_MESSAGE_MAX)):
+            text = getattr(notify, key) or ""
+            if len(text) > limit:
+                problems.append(f"[notify] {key}: is {len(text)} characters; MTurk's NotifyWorkers accepts at most "
+                                f"{limit}")
         return problems
 
     def read(self, settings, env: Mapping[str, str]) -> SubmissionTable:
@@ -61,11 +70,15 @@ class MTurkPanel:
         if m.csv is not None:
             from bridge.panels.mturk.reader import read_batch_results
 
-            return read_batch_results(settings.resolve(m.csv), code_answer=m.code_answer)
-        from bridge.panels.mturk.api import fetch_assignments
+            table = read_batch_results(settings.resolve(m.csv), code_answer=m.code_answer)
+        else:
+            from bridge.panels.mturk.api import fetch_assignments
 
-        return fetch_assignments(m.hit_ids or [], environment=m.environment, profile=m.profile,
-                                 code_answer=m.code_answer)
+            table = fetch_assignments(m.hit_ids or [], environment=m.environment, profile=m.profile,
+                                      code_answer=m.code_answer)
+        if m.masters:  # the batch file does not say; the API does (GetHIT's QualificationRequirements)
+            table.tasks = {k: replace(t, masters=True) for k, t in table.tasks.items()}
+        return table
 
     def column_problems(self, settings, table: SubmissionTable) -> list[str]:
         from bridge.closeout import missing_column
@@ -86,7 +99,7 @@ class MTurkPanel:
         return Terms(panel=self.name, currency="USD", fees=MTurkFees(), columns=COLUMNS,
                      submissions_label="Submissions (assignments)", submission_word="assignment", task_word="HIT",
                      group_word="qualification type",
-                     pay_floor=MINIMUM_WAGE, pay_floor_name="the US federal minimum wage")
+                     pay_floor=MINIMUM_WAGE, pay_floor_name="the US federal minimum wage", compensates_with="task")
 
     def environment(self, settings) -> str:
         return settings.mturk.environment

@@ -4,15 +4,26 @@ applying a plan needs, over a boto3 `mturk` client.
 One assignment per call and several calls at once; bonuses carry a deterministic
 `UniqueRequestToken` and are checked against ListBonusPayments. Errors come out as
 `MarketplaceError` or a `Reply` per assignment (code and message, never credentials).
+
+The rest of a close-out (SPEC §9): overrides (ApproveAssignment with OverrideRejection),
+revokes (DisassociateQualificationFromWorker; a worker who does not hold it is nothing to
+do), invitations (NotifyWorkers, 100 workers a call, through a client that never repeats
+a call after a 5xx or a dropped answer: a repeat could send the message twice; throttling
+is waited out, it means MTurk did nothing), compensation HITs (a qualification type per
+worker, found by name before it is created; the HIT found through it before it is created,
+and created with a UniqueRequestToken) and expiries (UpdateExpirationForHIT to a past time).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
+from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,6 +112,19 @@ def _request_id(response: dict) -> str:
 # A 5xx or a dropped connection after botocore's retries: the change may have been made.
 _UNSURE = ("ServiceFault", "ServiceUnavailable", "InternalFailure", "ConnectionClosedError", "ReadTimeoutError",
            "EndpointConnectionError", "ConnectTimeoutError")
+# Errors after which a call cannot have been acted on (the connection was never made).
+_NEVER_SENT = ("EndpointConnectionError", "ConnectTimeoutError")
+NOTIFY_BATCH = 100  # NotifyWorkers' WorkerIds (FORMATS.md)
+THROTTLE_WAITS = (0.5, 1, 2, 4, 8, 8)  # seconds between tries of a call that must not be repeated blindly
+# A compensation HIT (SPEC §9): open long enough to be found, paid soon after it is submitted
+# (it exists only to pay its one worker), one assignment. Unconfirmed best practice: chosen here.
+COMPENSATION_LIFETIME = 14 * 24 * 3600
+COMPENSATION_DURATION = 3600
+COMPENSATION_AUTO_APPROVAL = 3600
+_PAST = datetime(2015, 1, 1, tzinfo=timezone.utc)  # UpdateExpirationForHIT: a past time expires the HIT now
+HTML_QUESTION_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd"
+_SUBMIT = {"sandbox": "https://workersandbox.mturk.com/mturk/externalSubmit"}
+_SUBMIT_DEFAULT = "https://www.mturk.com/mturk/externalSubmit"
 WORDS = Words(status={State.PENDING: "Submitted", State.APPROVED: "Approved", State.REJECTED: "Rejected"},
               submission="assignment", group="qualification", state_check="checked with GetAssignment",
               paid_check="found by ListBonusPayments")
@@ -118,12 +142,15 @@ class MTurkMarketplace:
 
     panel = "MTurk"
     words = WORDS
-    batch: dict = {}  # one item per call
+    batch: dict = {Kind.NOTIFY: NOTIFY_BATCH}  # otherwise one item per call
     pay_repeats = False  # a repeated UniqueRequestToken is refused by MTurk itself
     settle_seconds = 0.0  # ListBonusPayments shows a bonus as soon as SendBonus answers
 
-    def __init__(self, make_client: Callable[[], Any], environment: str, *, workers: int = DEFAULT_WORKERS):
+    def __init__(self, make_client: Callable[[], Any], environment: str, *, workers: int = DEFAULT_WORKERS,
+                 make_once_client: Callable[[], Any] | None = None):
         self._make_client = make_client
+        # For calls that must never be repeated by botocore (NotifyWorkers): no retries.
+        self._make_once_client = make_once_client or make_client
         self.environment = canonical_environment(environment)
         self.where = describe_environment(self.environment if self.environment in ENDPOINTS else environment)
         self.group_hint = " (sandbox and production qualification type ids differ)"
@@ -135,12 +162,20 @@ class MTurkMarketplace:
 
     @property
     def client(self):
-        c = getattr(self._local, "client", None)
+        return self._client("client", self._make_client)
+
+    @property
+    def once_client(self):
+        """A client that never repeats a call (botocore retries nothing)."""
+        return self._client("once_client", self._make_once_client)
+
+    def _client(self, name: str, make: Callable[[], Any]):
+        c = getattr(self._local, name, None)
         if c is None:
             with self._making:
-                c = self._make_client()
+                c = make()
             c.meta.events.register("before-send", self._count)
-            self._local.client = c
+            setattr(self._local, name, c)
         return c
 
     def _count(self, **kwargs) -> None:
@@ -249,6 +284,181 @@ class MTurkMarketplace:
         return out
 
 
+    # --- the rest of a close-out (SPEC §9) -------------------------------------------------
+
+    def override(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        """ApproveAssignment with OverrideRejection (a Rejected assignment submitted in the
+        last 30 days, FORMATS.md). Work in another state is REFUSED (the executor reads it)."""
+        return {a.submission_id: self._status_reply("approve_assignment", AssignmentId=a.submission_id,
+                                                    OverrideRejection=True) for a in actions}
+
+    def _paginate(self, operation: str, key: str, **params) -> list[dict]:
+        out: list[dict] = []
+        try:
+            for page in self.client.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": 100}):
+                out += page.get(key) or []
+        except (ClientError, BotoCoreError) as exc:
+            raise _error(exc) from None
+        return out
+
+    def group_members(self, group_id: str) -> set[str]:
+        """Every worker who holds the qualification now (paginated ListWorkersWithQualificationType)."""
+        return {q["WorkerId"] for q in self._paginate("list_workers_with_qualification_type", "Qualifications",
+                                                      QualificationTypeId=group_id, Status="Granted")}
+
+    def remove_from_group(self, group_id: str, actions: Sequence[Action]) -> dict[str, Reply]:
+        out = {}
+        for a in actions:
+            try:
+                out[a.participant_id] = Reply.accepted(_request_id(self._call(
+                    "disassociate_qualification_from_worker", QualificationTypeId=group_id,
+                    WorkerId=a.participant_id)), detail="revoked")
+            except MarketplaceError as exc:
+                if not_held(exc):  # already revoked (a retry whose first try got through), or never held
+                    out[a.participant_id] = Reply.accepted(detail=f"did not hold it ({exc.message})")
+                else:
+                    out[a.participant_id] = Reply.failed(str(exc))
+        return out
+
+    def _once(self, operation: str, **params) -> dict:
+        """One call that is never repeated after it may have reached MTurk; ThrottlingException
+        (MTurk did nothing) is waited out."""
+        for wait in (*THROTTLE_WAITS, None):
+            try:
+                return getattr(self.once_client, operation)(**params)
+            except (ClientError, BotoCoreError) as exc:
+                error = _error(exc)
+                if error.code != "ThrottlingException" or wait is None:
+                    raise error from None
+            time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def notify(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        """One NotifyWorkers for up to 100 workers; a worker in NotifyWorkersFailureStatuses
+        is `failed` with MTurk's words; an error after which the message may have gone out
+        is UNKNOWN (never sent again)."""
+        ids = list(dict.fromkeys(a.participant_id for a in actions))
+        first = actions[0]
+        try:
+            response = self._once("notify_workers", Subject=first.subject, MessageText=first.text, WorkerIds=ids)
+        except MarketplaceError as exc:
+            unsure = exc.code in _UNSURE and exc.code not in _NEVER_SENT
+            return {w: Reply(Outcome.UNKNOWN if unsure else Outcome.FAILED, str(exc)) for w in ids}
+        failures = {f.get("WorkerId"): f for f in response.get("NotifyWorkersFailureStatuses") or []}
+        out = {}
+        for w in ids:
+            f = failures.get(w)
+            if f is None:
+                out[w] = Reply.accepted(_request_id(response), "sent (NotifyWorkers)")
+            else:
+                out[w] = Reply.failed(f"{f.get('NotifyWorkersFailureCode', 'Failure')}: "
+                                      f"{f.get('NotifyWorkersFailureMessage', '')}")
+        return out
+
+    def _qualification_type_named(self, name: str) -> str | None:
+        for qt in self._paginate("list_qualification_types", "QualificationTypes", Query=name,
+                                 MustBeRequestable=False, MustBeOwnedByCaller=True):
+            if qt.get("Name") == name:
+                return qt["QualificationTypeId"]
+        return None
+
+    def compensation_group(self, action: Action) -> str:
+        """The worker's own qualification type, named `action.group_id`: found by name
+        (ListQualificationTypes), else created (CreateQualificationType has no idempotency
+        token: a create whose answer was lost meets the name already taken, and is found)."""
+        name = action.group_id
+        found = self._qualification_type_named(name)
+        if found:
+            return found
+        try:
+            return self._call("create_qualification_type", Name=name, QualificationTypeStatus="Active",
+                              Description=f"Granted only to worker {action.participant_id}: the compensation HIT "
+                                          "made for them requires it.")["QualificationType"]["QualificationTypeId"]
+        except MarketplaceError as exc:
+            found = self._qualification_type_named(name)
+            if found:
+                return found
+            raise exc from None
+
+    def _task_of(self, group_id: str) -> str | None:
+        hits = self._paginate("list_hits_for_qualification_type", "HITs", QualificationTypeId=group_id)
+        return hits[0]["HITId"] if hits else None
+
+    def create_compensation(self, group_id: str, action: Action, token: str) -> Reply:
+        """Grant the worker their qualification (once: MTurk emails them about it), then find
+        the HIT that requires it (ListHITsForQualificationType) or create it (CreateHIT with
+        `token`: a repeat within 24 hours is refused, and is found through the type)."""
+        worker = action.participant_id
+        try:
+            if worker not in self.group_members(group_id):
+                self._call("associate_qualification_with_worker", QualificationTypeId=group_id, WorkerId=worker,
+                           IntegerValue=1, SendNotification=True)
+            found = self._task_of(group_id)
+            if found:
+                return Reply.accepted(found, f"HIT {found} for {worker} (found by ListHITsForQualificationType)")
+        except MarketplaceError as exc:
+            return Reply.failed(str(exc))
+        try:
+            hit = self._call("create_hit", Title=action.subject, Description=action.text, Keywords="compensation",
+                             Reward=fmt(action.amount), MaxAssignments=1, LifetimeInSeconds=COMPENSATION_LIFETIME,
+                             AssignmentDurationInSeconds=COMPENSATION_DURATION,
+                             AutoApprovalDelayInSeconds=COMPENSATION_AUTO_APPROVAL,
+                             Question=compensation_question(action.subject, action.text, self.environment),
+                             RequesterAnnotation=action.group_id[:255], UniqueRequestToken=token,
+                             QualificationRequirements=[{"QualificationTypeId": group_id, "Comparator": "Exists",
+                                                         "ActionsGuarded": "DiscoverPreviewAndAccept"}])["HIT"]
+        except MarketplaceError as exc:
+            try:  # a repeated token, or an answer lost after MTurk created it: look again
+                found = self._task_of(group_id)
+            except MarketplaceError:
+                found = None
+            if found:
+                return Reply.accepted(found, f"HIT {found} for {worker} (created earlier; {exc.code})")
+            return Reply.failed(str(exc))
+        return Reply.accepted(hit["HITId"], f"HIT {hit['HITId']} created for {worker}")
+
+    def expire_tasks(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        """UpdateExpirationForHIT to a past time: the HIT expires now (no new worker can
+        accept it; work already accepted can still be submitted). A HIT MTurk no longer
+        lists as live (deleted) is REFUSED: nothing to close."""
+        out = {}
+        for a in actions:
+            try:
+                out[a.task_id] = Reply.accepted(_request_id(self._call(
+                    "update_expiration_for_hit", HITId=a.task_id, ExpireAt=_PAST)), "expired (UpdateExpirationForHIT)")
+            except MarketplaceError as exc:
+                gone = status_conflict(exc) or exc.service_code == "AWS.MechanicalTurk.HITDoesNotExist"
+                out[a.task_id] = Reply(Outcome.REFUSED, str(exc)) if gone else Reply.failed(str(exc))
+        return out
+
+
+def not_held(exc: MarketplaceError) -> bool:
+    """DisassociateQualificationFromWorker of a qualification the worker does not hold."""
+    return exc.service_code == "AWS.MechanicalTurk.QualificationDoesNotExist" or \
+        "requested a Qualification that does not exist" in exc.message
+
+
+def compensation_question(title: str, description: str, environment: str) -> str:
+    """The compensation HIT's page: an HTMLQuestion with one button that submits it. The
+    form posts to MTurk's externalSubmit (the sandbox's for the sandbox), or to the
+    `turkSubmitTo` MTurk passes in the page's URL."""
+    action = _SUBMIT.get(environment, _SUBMIT_DEFAULT)
+    html = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'/><title>{t}</title></head><body>"
+        "<form name='mturk_form' method='post' id='mturk_form' action='{a}'>"
+        "<input type='hidden' value='' name='assignmentId' id='assignmentId'/>"
+        "<input type='hidden' value='received' name='compensation'/>"
+        "<h1>{t}</h1><p>{d}</p>"
+        "<p><input type='submit' id='submitButton' value='Submit to be paid'/></p></form>"
+        "<script>var q=new URLSearchParams(window.location.search);"
+        "document.getElementById('assignmentId').value=q.get('assignmentId')||'';"
+        "if(q.get('turkSubmitTo')){{document.getElementById('mturk_form').action=q.get('turkSubmitTo')+"
+        "'/mturk/externalSubmit';}}</script></body></html>"
+    ).format(t=escape(title), d=escape(description), a=action)
+    return (f'<HTMLQuestion xmlns="{HTML_QUESTION_NS}"><HTMLContent><![CDATA[{html}]]></HTMLContent>'
+            "<FrameHeight>0</FrameHeight></HTMLQuestion>")
+
+
 @dataclass(frozen=True, slots=True)
 class BonusPayment:
     worker_id: str
@@ -268,6 +478,9 @@ def connect(environment: str, *, profile: str | None = None, max_attempts: int =
     def make_client():
         return make_mturk_client(environment, profile=profile, max_attempts=max_attempts)
 
-    market = MTurkMarketplace(make_client, environment, workers=workers)
+    def make_once_client():  # botocore retries nothing (max_attempts counts retries after the first try)
+        return make_mturk_client(environment, profile=profile, max_attempts=0)
+
+    market = MTurkMarketplace(make_client, environment, workers=workers, make_once_client=make_once_client)
     market.client  # noqa: B018 - resolve credentials now, on the caller's thread
     return market

@@ -38,7 +38,8 @@ from botocore.exceptions import (
 from bridge.errors import SourceError
 from bridge.models import State, Submission, SubmissionTable, Task
 from bridge.money import AmountError, parse_amount
-from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES
+from bridge.redact import redact
+from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES, requires_masters
 
 ENDPOINTS = {
     "sandbox": "https://mturk-requester-sandbox.us-east-1.amazonaws.com",
@@ -85,7 +86,7 @@ def describe_environment(environment: str) -> str:
         return "the MTurk sandbox"
     if environment == "production":
         return "MTurk production"
-    return f"the MTurk endpoint {environment}"
+    return f"the MTurk endpoint {redact(environment)}"
 
 
 def is_local_endpoint(url: str) -> bool:
@@ -311,6 +312,7 @@ def _hit(hit_id: str, data: Mapping[str, Any], environment: str) -> Task:
         auto_approval_delay_seconds=_int(data.get("AutoApprovalDelayInSeconds")),
         created_at=_utc(data.get("CreationTime")),
         expires_at=_utc(data.get("Expiration")),
+        masters=requires_masters(data.get("QualificationRequirements")),
     )
 
 
@@ -345,7 +347,7 @@ def _assignment(hit_id: str, data: Mapping[str, Any], code_answer: str | None) -
 
 def _source(hit_ids: list[str], environment: str) -> str:
     where = {"sandbox": "MTurk sandbox API", "production": "MTurk production API"}.get(
-        environment, f"MTurk API at {environment}"
+        environment, f"MTurk API at {redact(environment)}"
     )
     shown = ", ".join(hit_ids[:3]) + (f" and {len(hit_ids) - 3} more" if len(hit_ids) > 3 else "")
     return f"{where} ({'HIT' if len(hit_ids) == 1 else 'HITs'} {shown})"

@@ -18,6 +18,11 @@ class MTurkSettings(Section):
     code_answer: str = Field(default="surveycode", min_length=1)
     environment: str = "sandbox"
     profile: str | None = None
+    # After applying, set the wave's HITs to expire now (SPEC §9): no new worker accepts them.
+    expire_hits: bool = False
+    # The HITs require Masters (a 5% fee surcharge on rewards): read from the HIT through the
+    # API; the batch file does not say, so the config can.
+    masters: bool = False
 
     @field_validator("code_answer")
     @classmethod

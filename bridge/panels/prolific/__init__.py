@@ -19,6 +19,7 @@ from bridge.match import JoinKey, MatchOptions, normalize
 from bridge.models import Columns, SubmissionTable, Task, Terms
 from bridge.money import rate_fee
 from bridge.panels.prolific.settings import PROLIFIC_ID
+from bridge.redact import redact
 
 COLUMNS = Columns(submission="SubmissionId", participant="ParticipantId", task="StudyId", code="EnteredCode",
                   status="ProlificStatus", group="ParticipantGroupId", rejection_category=True)
@@ -110,7 +111,7 @@ class ProlificPanel:
                      submissions_label="Submissions", submission_word="submission", task_word="study",
                      group_word="participant group", pay_floor=PAY_FLOOR.get(currency),
                      pay_floor_name="Prolific's minimum pay", rejection_categories=CATEGORIES,
-                     category_values=CATEGORY_VALUES, speed_reject_min_sd=MIN_SPEED_SD,
+                     category_values=CATEGORY_VALUES, speed_reject_min_sd=MIN_SPEED_SD, compensates_with="bonus",
                      code_outcomes={normalize(code): outcome for code, outcome in codes.items()})
 
     def environment(self, settings) -> str:
@@ -123,15 +124,18 @@ class ProlificPanel:
         if _is_local(env):
             return "local"
         parts = urlsplit(env)
-        return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}{parts.path}" if parts.scheme else env
+        if not parts.scheme or not parts.hostname:
+            return env
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme.lower()}://{parts.hostname}{port}{parts.path}"  # never the user-info part
 
     def describe_environment(self, environment: str) -> str:
         env = self.canonical_environment(environment)
         if env == "production":
             return "Prolific"
         if env == "local":
-            return f"the Prolific emulator at {environment.rstrip('/')}"
-        return f"Prolific at {environment.rstrip('/')}"
+            return f"the Prolific emulator at {redact(environment.rstrip('/'))}"
+        return f"Prolific at {redact(environment.rstrip('/'))}"
 
     def connect(self, settings, env: Mapping[str, str]):
         from bridge.panels.prolific.adapter import connect

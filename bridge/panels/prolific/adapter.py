@@ -10,7 +10,20 @@ a plan needs, over `bridge.panels.prolific.http.ProlificHttp`.
 - bonuses: one set-up of up to 200 (FACTS 1.8), then one pay call, which is NOT idempotent:
   never retried except after a 429; a 5xx, a timeout or a dropped connection answers
   `unknown`, and the executor settles it from `bonus_payments`, never pays again;
-- groups: one append of up to 1,000 participants (appending twice is harmless, FACTS 1.10).
+- groups: one append of up to 1,000 participants (appending twice is harmless, FACTS 1.10);
+  one removal likewise (removing a non-member is ignored, FACTS 1.10);
+- overriding a rejection (SPEC §9): Prolific has no approval that overrides a rejection, but
+  reversing one puts the submission back in review ("the submission will then revert to
+  'awaiting review'. Either approve the submission, or ...",
+  https://researcher-help.prolific.com/en/article/2ae029) and the transition API has the
+  action UNREJECT (FACTS 1.6): so an override is UNREJECT, then APPROVE, each a transition
+  (idempotent, FACTS 1.6), read back where the first answers an error;
+- invitations: one bulk message of up to 100 participants (FACTS 1.11; the limit is
+  unconfirmed), the subject as the message's first line (Prolific messages have none);
+  never retried after a 5xx or a dropped answer (it could arrive twice);
+- compensation tasks and closing the study are not done through this API: a compensation
+  on Prolific is a bonus on the participant's submission (the bonus path above), and a
+  study is stopped in Prolific's app.
 
 States and paid bonuses are read per submission when few are asked for, else from the
 study's submission list (its items carry `status` and `bonus_payments`, FACTS 1.5).
@@ -30,7 +43,7 @@ from bridge.apply.market import MarketplaceError, Outcome, Reply, Words
 from bridge.errors import InputError
 from bridge.models import State
 from bridge.panels.prolific.api import minor_to_major, read_study
-from bridge.panels.prolific.http import PAGE_SIZE, Answer, ProlificHttp, Unreachable, problem, token_from
+from bridge.panels.prolific.http import MAX_PAGES, PAGE_SIZE, Answer, ProlificHttp, Unreachable, problem, token_from
 from bridge.panels.prolific.words import state_of, status_word
 
 WORDS = Words(
@@ -43,6 +56,7 @@ SETTLE_SECONDS = 60.0  # payments show "in the following minutes" (FACTS 1.8); a
 CONFIRM_SECONDS = 120.0  # how long a bulk approval is read back (unconfirmed: Prolific gives no figure)
 POLL_FIRST, POLL_MAX = 0.5, 5.0  # seconds between read-backs, doubling
 FEW = 20  # up to this many submissions are read one GET each; more, from the study's list (unconfirmed)
+MESSAGE_BATCH = 100  # participants per bulk message (unconfirmed: Prolific documents no limit)
 _CENTS = Decimal("0.01")
 
 
@@ -52,10 +66,11 @@ class ProlificMarketplace:
     panel = "Prolific"
     words = WORDS
     # FACTS 1.7 (1,000 ids per bulk approval), 1.8 (200 per bonus set-up); group appends: unconfirmed.
-    batch = {Kind.APPROVE: 1000, Kind.BONUS: 200, Kind.GRANT: 1000}
+    batch = {Kind.APPROVE: 1000, Kind.BONUS: 200, Kind.GRANT: 1000, Kind.REVOKE: 1000, Kind.NOTIFY: MESSAGE_BATCH}
     # Payments contend for the workspace's wallet (429s, FACTS 1.3) and bonuses "do not support
     # concurrent requests" (FACTS 1.3): one at a time; rejections move no money.
-    workers = {Kind.APPROVE: 1, Kind.BONUS: 1, Kind.REJECT: 4, Kind.GRANT: 1}
+    workers = {Kind.APPROVE: 1, Kind.BONUS: 1, Kind.REJECT: 4, Kind.GRANT: 1, Kind.OVERRIDE: 1, Kind.REVOKE: 1,
+               Kind.NOTIFY: 1}
     pay_repeats = True  # every pay call pays again (FACTS 1.8)
 
     def __init__(self, http: ProlificHttp, study_id: str, *, environment: str, workspace_id: str | None = None,
@@ -327,6 +342,97 @@ class ProlificMarketplace:
             return {pid: Reply.accepted(detail=f"in participant group {group_id}") for pid in ids}
         error = str(self._error(answer, doing, f"{self.where} has no participant group {group_id}"))
         return {pid: Reply.failed(error) for pid in ids}
+
+    # --- the rest of a close-out (SPEC §9) -------------------------------------------------
+
+    def override(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        """UNREJECT, then APPROVE (see the module's docstring), one submission at a time."""
+        return {a.submission_id: _override_reply(self, a.submission_id) for a in actions}
+
+    def group_members(self, group_id: str) -> set[str]:
+        """GET participant-groups/{id}/participants/ (FACTS 1.10), following `next` links if
+        Prolific pages it."""
+        doing = f"listing participant group {group_id}"
+        members: set[str] = set()
+        url: str | None = f"/api/v1/participant-groups/{group_id}/participants/"
+        seen: set[str] = set()
+        while url and url not in seen and len(seen) < MAX_PAGES:
+            seen.add(url)
+            answer = self._send(lambda: self.http.get(url), doing)
+            if not answer.ok:
+                raise self._error(answer, doing, f"{self.where} has no participant group {group_id}")
+            body = answer.body if isinstance(answer.body, dict) else {}
+            members |= {r["participant_id"] for r in body.get("results") or []
+                        if isinstance(r, dict) and isinstance(r.get("participant_id"), str)}
+            url = ((body.get("_links") or {}).get("next") or {}).get("href")
+        return members
+
+    def remove_from_group(self, group_id: str, actions: Sequence[Action]) -> dict[str, Reply]:
+        """One removal (non-members ignored, FACTS 1.10); replies by participant id."""
+        ids = list(dict.fromkeys(a.participant_id for a in actions))
+        doing = f"removing {len(ids)} participants from participant group {group_id}"
+        try:
+            answer = self.http.send("DELETE", f"/api/v1/participant-groups/{group_id}/participants/",
+                                    body={"participant_ids": ids})
+        except Unreachable as exc:
+            return {pid: Reply.failed(f"cannot reach {self.where} while {doing}: {exc}") for pid in ids}
+        if answer.ok:
+            return {pid: Reply.accepted(detail=f"removed from participant group {group_id}") for pid in ids}
+        error = str(self._error(answer, doing, f"{self.where} has no participant group {group_id}"))
+        return {pid: Reply.failed(error) for pid in ids}
+
+    def notify(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        """One bulk message (FACTS 1.11), the subject as its first line; sent once (a 5xx,
+        a timeout or a dropped answer: UNKNOWN, never sent again)."""
+        ids = list(dict.fromkeys(a.participant_id for a in actions))
+        first = actions[0]
+        body = f"{first.subject}\n\n{first.text}" if first.subject else first.text
+        study = self._study_of(first)
+        try:
+            answer = self.http.post("/api/v1/messages/bulk/", {"ids": ids, "body": body, "study_id": study},
+                                    once=True)
+        except Unreachable as exc:
+            outcome = Outcome.UNKNOWN if exc.sent else Outcome.FAILED
+            return {pid: Reply(outcome, f"sending the message: {exc}") for pid in ids}
+        if answer.ok:
+            return {pid: Reply.accepted(detail="sent (bulk message)") for pid in ids}
+        error = str(self._error(answer, f"messaging {len(ids)} participants", f"{self.where} has no study {study}"))
+        return {pid: Reply(Outcome.UNKNOWN if answer.status >= 500 else Outcome.FAILED, error) for pid in ids}
+
+    def compensation_group(self, action: Action) -> str:
+        raise MarketplaceError("Compensation", "Prolific cannot open a study to one participant through its API: a "
+                                               "compensation on Prolific is a bonus on the participant's submission")
+
+    def create_compensation(self, group_id: str, action: Action, token: str) -> Reply:
+        return Reply.failed("Prolific cannot open a study to one participant through its API")
+
+    def expire_tasks(self, actions: Sequence[Action]) -> dict[str, Reply]:
+        return {a.task_id: Reply.failed("Prolific: a study is stopped in Prolific's app, not by this tool")
+                for a in actions}
+
+
+def _override_reply(market: ProlificMarketplace, sid: str) -> Reply:
+    """UNREJECT then APPROVE one submission; an error is read back (the first may have come
+    through already, or an earlier run's)."""
+    doing = f"overriding the rejection of submission {sid}"
+    for action in ("UNREJECT", "APPROVE"):
+        try:
+            answer = market.http.post(f"/api/v1/submissions/{sid}/transition/", {"action": action})
+        except Unreachable as exc:
+            return Reply.failed(f"cannot reach {market.where} while {doing}: {exc}")
+        if answer.ok:
+            continue
+        error = str(market._error(answer, doing, f"{market.where} has no submission {sid}"))
+        item, _ = market._detail(sid)
+        state = state_of(status_word(str(item.get("status") or ""))) if item else None
+        if state is State.APPROVED:
+            return Reply.accepted(detail="approved (read back from Prolific)")
+        if action == "UNREJECT" and state is State.PENDING:
+            continue  # an earlier UNREJECT came through: approve it now
+        if state is not None and state not in (State.REJECTED, State.PENDING):
+            return Reply(Outcome.REFUSED, error, state=state)
+        return Reply.failed(error)
+    return Reply.accepted(detail="rejection reversed (UNREJECT), then approved")
 
 
 def connect(settings: Any, env: Mapping[str, str], **options: Any) -> ProlificMarketplace:

@@ -8,12 +8,12 @@ removed from every text this module hands out (`redact`): it never reaches a mes
 exception or a log.
 
 Retries (urllib3's `Retry`, bounded, exponential back-off, honouring `Retry-After`):
-- every GET and every POST that is safe to repeat (a transition, a bulk approval, a bonus
-  set-up, a group append: idempotent or harmless when repeated; FACTS 1.6, 1.7, 1.8, 1.10)
-  is retried on 429, 5xx, connection failures and dropped answers;
+- every GET and every POST or DELETE that is safe to repeat (a transition, a bulk approval,
+  a bonus set-up, a group append or removal: idempotent or harmless when repeated; FACTS
+  1.6, 1.7, 1.8, 1.10) is retried on 429, 5xx, connection failures and dropped answers;
 - the bonus *pay* call is not idempotent (FACTS 1.8: every call pays again), so it goes
   through a second session that retries only a 429 (Prolific refused it before paying,
-  FACTS 1.3) and nothing else.
+  FACTS 1.3) and nothing else; so does a message (sent again, it arrives twice).
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ class ProlificHttp:
         wait = BACKOFF if backoff is None else backoff
         retries = self.attempts - 1
         safe = _Retry(total=retries, connect=retries, read=retries, status=retries, other=0,
-                      allowed_methods=frozenset({"GET", "POST"}), status_forcelist=RETRIED, backoff_factor=wait,
+                      allowed_methods=frozenset({"GET", "POST", "DELETE"}), status_forcelist=RETRIED, backoff_factor=wait,
                       backoff_max=BACKOFF_MAX, raise_on_status=False, on_retry=self._count)
         # The pay call: a 429 is retried (nothing was paid, FACTS 1.3); a 5xx, a timeout or a
         # dropped connection never is (the payment may have been made, FACTS 1.8).

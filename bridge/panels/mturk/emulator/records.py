@@ -17,10 +17,9 @@ from xml.sax.saxutils import escape
 
 from bridge.money import fee
 from bridge.panels.mturk.api import ANSWER_NAMESPACE
+from bridge.panels.mturk.words import MASTERS_QUALIFICATION_IDS  # noqa: F401 (production, sandbox; re-exported)
 
 ZERO = Decimal("0.00")
-# Masters qualification type ids (production, sandbox).
-MASTERS_QUALIFICATION_IDS = frozenset({"2F1QJWKUDD8XADTFD2Q0G6UTO95ALH", "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"})
 
 DEFAULT_AUTO_APPROVAL_SECONDS = 30 * 24 * 3600  # MTurk's default, and its maximum
 TOKEN_TTL = timedelta(hours=24)

@@ -1,0 +1,165 @@
+"""The close-out's last steps (SPEC §9), as the executor runs them, each exactly once:
+
+- revokes: one listing of who holds the group now (MTurk's paginated
+  ListWorkersWithQualificationType, Prolific's group participants); a participant who
+  does not hold it is `done` with nothing sent, the others lose it;
+- invitations: only to participants whose Eligible_Worker grant is done, in the chunks the
+  panel takes (NotifyWorkers: 100). An invitation that may have gone out without its
+  answer coming back (a crash, a 5xx, a dropped connection) is never sent again: it is
+  settled as `skipped`, "may have been sent", rather than risk sending it twice. A
+  participant the panel says it could not reach is `failed` with the panel's words;
+- compensation tasks (a compensation with a submission is a bonus on it, paid by the
+  executor's bonus path): the group that limits the task to its participant is found by name
+  or created, and recorded in the ledger (`batch_id`) before the task is created; the task
+  is found again through that group, and its creation carries a token derived from the
+  environment, wave and participant (`task_token`), so it is created once;
+- expiries: each task closed once; closing a task again is harmless, so one whose answer
+  was lost is simply sent again.
+
+Each function takes the executor (its market, ledger and `_record`) and returns jobs as
+`Executor._grant_jobs` does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+from bridge.apply.actions import Action, Kind, task_token
+from bridge.apply.ledger import DONE, FAILED, SKIPPED, Entry
+from bridge.apply.market import MarketplaceError, Outcome, Reply
+
+if TYPE_CHECKING:
+    from bridge.apply.executor import Executor, Result
+
+Finished = Callable[[dict[Action, "Result"]], None]
+MAY_HAVE_BEEN_SENT = "may have been sent"
+
+
+def _chunks(items: Sequence[Action], size: int) -> list[list[Action]]:
+    size = max(1, size)
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _reply(ex: Executor, replies: dict[str, Reply], key: str) -> Reply:
+    return replies.get(key) or Reply.failed(f"{ex.market.panel} did not answer for it")
+
+
+# --- revokes ------------------------------------------------------------------------------
+
+
+def revoke_jobs(ex: Executor, batch: list[Action], finished: Finished):
+    by_group: dict[str, list[Action]] = defaultdict(list)
+    for a in batch:
+        by_group[a.group_id].append(a)
+    word = ex.market.words.group
+    jobs = []
+    for group, items in by_group.items():
+        try:
+            holders = ex.market.group_members(group)
+        except MarketplaceError as exc:
+            finished({a: ex._record(a, FAILED, detail=f"not sent: could not list who holds {word} {group} ({exc})")
+                      for a in items})
+            continue
+        finished({a: ex._record(a, DONE, detail="did not hold it: nothing to revoke")
+                  for a in items if a.participant_id not in holders})
+        held = [a for a in items if a.participant_id in holders]
+        jobs += [(Kind.REVOKE, ex._job(chunk, partial(_revoke, ex, group)))
+                 for chunk in _chunks(held, ex.market.batch.get(Kind.REVOKE, 1))]
+    return jobs
+
+
+def _revoke(ex: Executor, group: str, batch: list[Action]) -> dict[Action, Result]:
+    ex.ledger.pending(batch)
+    replies = ex.market.remove_from_group(group, batch)
+    out = {}
+    for a in batch:
+        reply = _reply(ex, replies, a.participant_id)
+        status = DONE if reply.outcome is Outcome.ACCEPTED else FAILED
+        out[a] = ex._record(a, status, request_id=reply.request_id, detail=reply.detail)
+    return out
+
+
+# --- invitations --------------------------------------------------------------------------
+
+
+def notify_jobs(ex: Executor, batch: list[Action], was_pending: dict[str, Entry], finished: Finished):
+    """Settle invitations a crash left unanswered (never resent), hold back those whose
+    grant is not done, and return the jobs that send the rest."""
+    entries = ex.ledger.entries()
+    settled: dict[Action, Result] = {}
+    to_send: list[Action] = []
+    for a in batch:
+        if ex.ledger.key(a) in was_pending:
+            settled[a] = ex._record(a, SKIPPED, detail=f"{MAY_HAVE_BEEN_SENT}: an earlier run sent it and its answer "
+                                                      "was lost; not sent again, so no one gets it twice")
+            continue
+        grant = entries.get(ex.ledger.key(Action(Kind.GRANT, participant_id=a.participant_id, group_id=a.group_id)))
+        if grant is not None and grant.status == DONE:
+            to_send.append(a)
+        elif grant is not None and grant.status == SKIPPED:
+            settled[a] = ex._record(a, SKIPPED, detail=f"not sent: the {ex.market.words.group} grant was skipped "
+                                                      f"({grant.detail})")
+        else:
+            settled[a] = ex._record(a, FAILED, detail=f"not sent: the {ex.market.words.group} {a.group_id} grant has "
+                                                     "not succeeded yet")
+    finished(settled)
+    return [(Kind.NOTIFY, ex._job(chunk, partial(_notify, ex)))
+            for chunk in _chunks(to_send, ex.market.batch.get(Kind.NOTIFY, 1))]
+
+
+def _notify(ex: Executor, batch: list[Action]) -> dict[Action, Result]:
+    ex.ledger.pending(batch)  # durable before the call: a crash now is "may have been sent"
+    replies = ex.market.notify(batch)
+    out = {}
+    for a in batch:
+        reply = _reply(ex, replies, a.participant_id)
+        if reply.outcome is Outcome.ACCEPTED:
+            out[a] = ex._record(a, DONE, request_id=reply.request_id, detail=reply.detail)
+        elif reply.outcome is Outcome.UNKNOWN:
+            out[a] = ex._record(a, SKIPPED, detail=f"{MAY_HAVE_BEEN_SENT} ({reply.detail}); not sent again, so no "
+                                                   "one gets it twice")
+        else:
+            out[a] = ex._record(a, FAILED, detail=reply.detail)
+    return out
+
+
+# --- compensation tasks -------------------------------------------------------------------
+
+
+def compensate_jobs(ex: Executor, batch: list[Action]):
+    return [(Kind.COMPENSATE, ex._job([a], partial(_compensate, ex))) for a in batch]
+
+
+def _compensate(ex: Executor, batch: list[Action]) -> dict[Action, Result]:
+    (a,) = batch
+    ex.ledger.pending(a)
+    group = ex.market.compensation_group(a)  # MarketplaceError: failed, found by name next run
+    ex.ledger.note_batch(a, group)  # durable before the task is created
+    reply = ex.market.create_compensation(group, a, task_token(ex.market.environment, ex.ledger.wave,
+                                                               a.participant_id))
+    if reply.outcome is Outcome.ACCEPTED:
+        return {a: ex._record(a, DONE, request_id=reply.request_id, detail=reply.detail)}
+    # Whatever happened, the next run finds a task already created through its group.
+    return {a: ex._record(a, FAILED, detail=reply.detail)}
+
+
+# --- expiries -----------------------------------------------------------------------------
+
+
+def expire_jobs(ex: Executor, batch: list[Action]):
+    return [(Kind.EXPIRE, ex._job(chunk, partial(_expire, ex)))
+            for chunk in _chunks(batch, ex.market.batch.get(Kind.EXPIRE, 1))]
+
+
+def _expire(ex: Executor, batch: list[Action]) -> dict[Action, Result]:
+    ex.ledger.pending(batch)
+    replies = ex.market.expire_tasks(batch)
+    out = {}
+    for a in batch:
+        reply = _reply(ex, replies, a.task_id)
+        status = {Outcome.ACCEPTED: DONE, Outcome.REFUSED: SKIPPED}.get(reply.outcome, FAILED)
+        out[a] = ex._record(a, status, request_id=reply.request_id, detail=reply.detail)
+    return out
