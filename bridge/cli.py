@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,12 +19,15 @@ import typer
 from rich.console import Console
 
 from bridge.config import load_config
-from bridge.errors import ApplyError, BridgeError, InputError, SafetyRefusal
+from bridge.errors import BridgeError, InputError, SafetyRefusal
+from bridge.redact import redact
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help text names config keys such as [output] workbook: no markup may eat them.
+    rich_markup_mode=None,
     help="Close out a wave of crowd work (Prolific or MTurk) recruited into a Qualtrics survey: match, decide, "
          "pay once, reconcile.",
 )
@@ -37,19 +41,20 @@ def handles_errors(command):
         try:
             return command(*args, **kwargs)
         except BridgeError as exc:
-            typer.echo(f"survey-bridge: error: {exc}", err=True)
+            typer.echo(f"survey-bridge: error: {redact(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:
             # Workbooks are moved into place whole and the ledger commits every step.
-            typer.echo("survey-bridge: interrupted; nothing was left half-written. Run the command again.", err=True)
-            raise typer.Exit(1) from None
+            typer.echo("survey-bridge: interrupted (Ctrl-C); nothing was left half-written and nothing done is sent "
+                       "twice. Run the same command again to resume.", err=True)
+            raise typer.Exit(130) from None
         except Exception as exc:  # unexpected: still one message, no traceback
             if os.environ.get("SURVEY_BRIDGE_DEBUG"):
                 raise
             typer.echo(
-                f"survey-bridge: unexpected error: {type(exc).__name__}: {exc}. "
+                f"survey-bridge: unexpected error: {type(exc).__name__}: {redact(str(exc))}. "
                 "Set SURVEY_BRIDGE_DEBUG=1 to see where, and report it.",
                 err=True,
             )
@@ -58,8 +63,38 @@ def handles_errors(command):
     return wrapper
 
 
+class _RedactingConsole(Console):
+    """The console for everything the CLI prints: no markup (text such as `[output]` is
+    kept), and no credential inside a URL (SPEC §10)."""
+
+    def print(self, *objects, **kwargs) -> None:  # noqa: A003 - rich's name
+        super().print(*(redact(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True, markup=False)
+    return _RedactingConsole(highlight=False, soft_wrap=True, markup=False)
+
+
+def _config(config: Path, *, workbook_arg: Optional[Path]):
+    """The wave's config, with a message a person can act on for the usual mix-ups: a
+    folder, a workbook given as the config (arguments swapped), a config given as the
+    workbook."""
+    if workbook_arg is not None and Path(workbook_arg).suffix.lower() == ".toml" and \
+            Path(config).suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        raise InputError(f"the arguments are swapped: {workbook_arg} is the config and {config} the workbook. "
+                         f"Run: survey-bridge apply {config} --config {workbook_arg}")
+    if Path(config).is_dir():
+        inside = sorted(p.name for p in Path(config).glob("*.toml"))
+        hint = f" It holds {', '.join(inside[:3])}: give one of them." if inside else ""
+        raise InputError(f"{config}: is a folder, not a config file.{hint}")
+    if Path(config).suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        raise InputError(f"{config}: is a workbook, not a config (a .toml file)."
+                         + (" Did you mean: survey-bridge apply WORKBOOK --config CONFIG.toml?" if workbook_arg is None
+                            else ""))
+    if workbook_arg is not None and Path(workbook_arg).suffix.lower() == ".toml":
+        raise InputError(f"{workbook_arg}: is a config, not a workbook. "
+                         "Run: survey-bridge apply WORKBOOK.xlsx --config CONFIG.toml")
+    return load_config(config)
 
 
 def _parse_now(now: Optional[str]) -> datetime:
@@ -73,20 +108,35 @@ def _parse_now(now: Optional[str]) -> datetime:
 
 
 def print_summary(console: Console, closeout) -> None:
+    """The close-out at a glance: one figure a line (the Summary sheet's own figures, so
+    they agree with the workbook), then the warnings and where the workbook is."""
     from bridge.report import summary_rows
 
     plan = closeout.plan
     rows, warnings = summary_rows(plan)
     cur, terms = plan.terms.currency, plan.terms
-    shown = {
-        terms.submissions_label, "Matched", "Near misses", "Unmatched", "Approve", "Reject", "Review",
+    shown = [
+        terms.submissions_label, "Matched", "Near misses", "Unmatched", "Approve (to send)", "Reject (to send)",
+        "Review (a person decides)", f"Already decided on {terms.panel} (nothing sent)",
         "Survey responses not matched", f"Bonus total ({cur})", f"{terms.panel} fees ({cur})", f"Total cost ({cur})",
-        f"Effective hourly wage ({cur})",
-    }
-    console.print(f"Wave {closeout.plan.wave}: " + ", ".join(f"{k} {v}" for k, v in rows if k in shown))
+        f"Effective hourly wage ({cur})", f"Effective hourly wage before top-ups ({cur})",
+    ]
+    from bridge.closing import closing_rows
+
+    shown += [label for label, _ in closing_rows(plan)]  # SPEC §9 steps this wave takes
+    values = dict(rows)
+    width = max(len(k) for k in shown)
+    console.print(f"Wave {plan.wave} ({terms.panel}, as of {plan.now:%Y-%m-%d %H:%M} UTC)")
+    for key in shown:
+        if key in values:
+            console.print(f"  {key:<{width}}  {values[key]}")
+    for line in closeout.carried:
+        console.print(f"edit kept: {line}")
     for w in warnings:
         console.print(f"warning: {w}")
     console.print(f"Workbook: {closeout.workbook}")
+    if closeout.analysis is not None:
+        console.print(f"Responses for analysis: {closeout.analysis}")
 
 
 @app.command("close-out")
@@ -101,7 +151,7 @@ def close_out_cmd(
     """Pull both sides, match, decide and write the reconciliation workbook (a dry run unless --apply)."""
     from bridge.closeout import close_out
 
-    settings = load_config(config)
+    settings = _config(config, workbook_arg=None)
     result = close_out(settings, _parse_now(now), workbook=workbook)
     console = _out()
     print_summary(console, result)
@@ -120,7 +170,7 @@ def apply_cmd(
     """Apply the decisions as edited in the workbook's Decisions sheet (review rows are not sent)."""
     from bridge.apply import load_edited_plan
 
-    settings = load_config(config)
+    settings = _config(config, workbook_arg=workbook)
     edited = load_edited_plan(settings, workbook, _parse_now(now))
     console = _out()
     console.print(f"Edited rows: {len(edited.changes)}" + (f"; {edited.missing} row(s) missing from the sheet are not applied"
@@ -159,15 +209,15 @@ def _apply(console: Console, settings, plan, workbook: Path, yes: bool) -> None:
             raise SafetyRefusal("Not confirmed; nothing was sent.") from None
 
     with _progress_bar(console) as progress:
-        try:
-            result = apply_plan(plan, settings, workbook=workbook, confirm=confirm, progress=progress)
-        except KeyboardInterrupt:
-            raise ApplyError("Interrupted. What was sent is in the ledger; run the same command again to resume.") from None
+        # Ctrl-C: exit 130 (handles_errors); the ledger holds what was sent, a re-run resumes.
+        result = apply_plan(plan, settings, workbook=workbook, confirm=confirm, progress=progress)
     if not shown:  # nothing was asked: the preflight's warnings still matter
         for w in result.warnings:
             console.print(f"warning: {w}")
     if result.sent_now == 0:
         console.print("Nothing to send: every action is already done (per the ledger).")
+    else:
+        console.print(result.sent_line())
     console.print(result.summary_line())
     if not result.workbook_error:
         console.print(f"Workbook (with the Log): {result.workbook}")
@@ -178,12 +228,29 @@ def _can_ask() -> bool:
     return sys.stdin.isatty()
 
 
+PROGRESS_EVERY = 5.0  # seconds between progress lines when output is not a terminal
+
+
+def _progress_lines(every: float = PROGRESS_EVERY):
+    """A progress callback for a run under a scheduler or with output redirected: a line on
+    stderr every few seconds (done / total / what), and the last one."""
+    last = [0.0]
+
+    def update(done: int, total: int, label: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every or done == total:
+            last[0] = now
+            typer.echo(f"Applying: {done}/{total} done ({label})", err=True)
+
+    return update
+
+
 @contextmanager
 def _progress_bar(console: Console):
     """A progress callback that draws a rich bar on a terminal (started on first use, so
-    the confirmation prompt comes first), or None when stdout is not a terminal."""
+    the confirmation prompt comes first), or prints a line every few seconds otherwise."""
     if not sys.stdout.isatty():
-        yield None
+        yield _progress_lines()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -265,6 +332,30 @@ def emulator(
         seed_prolific=seed_prolific, prolific_balance=prolific_workspace_balance, prolific_token=prolific_token,
         now=_parse_now(now) if now is not None else None,
     )
+
+
+qualifications_app = typer.Typer(no_args_is_help=True, help="Qualifications (participant groups) across waves.")
+app.add_typer(qualifications_app, name="qualifications")
+
+
+@qualifications_app.command("diff")
+@handles_errors
+def qualifications_diff_cmd(
+    group_id: str = typer.Argument(..., metavar="QUAL_TYPE_ID",
+                                   help="The qualification type (Prolific: participant group) to compare."),
+    config: Path = typer.Option(..., "--config", "-c", help="The wave's TOML config."),
+    now: Optional[str] = typer.Option(None, help="Plan as of this UTC time (ISO 8601); default: now."),
+) -> None:
+    """Who holds a qualification now versus the close-out's plan: to grant, to revoke, already held, held but not
+    in this wave. Nothing is sent."""
+    from bridge.apply.holders import qualification_diff, table
+
+    settings = _config(config, workbook_arg=None)
+    plan, rows, where = qualification_diff(settings, group_id, _parse_now(now))
+    console = _out()
+    console.print(f"{plan.terms.group_word.capitalize()} {group_id} in {where}, against wave {plan.wave}'s plan")
+    for line in table(rows, plan.terms.columns.participant):
+        console.print(line)
 
 
 _SAMPLES = {"mturk": Path("sample_data") / "wave.toml", "prolific": Path("sample_data") / "prolific" / "study.toml"}

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from bridge.config import Settings
 from bridge.errors import SourceError
@@ -28,17 +30,34 @@ class CloseOut:
     workbook: Path | None
     survey: SurveyTable
     submissions: SubmissionTable
+    carried: list[str] = field(default_factory=list)  # a person's edits carried over from the workbook
+    analysis: Path | None = None  # the survey responses joined to their outcome (bridge.analysis)
+    # The API export's CSV, kept when asked (plan_wave(keep_export=True)) so every column
+    # can be read again; None when the survey came from [qualtrics] csv. The caller closes it.
+    survey_export: BinaryIO | None = None
 
 
-def read_survey(settings: Settings, env: Mapping[str, str] | None = None) -> SurveyTable:
+def read_survey(settings: Settings, env: Mapping[str, str] | None = None, *,
+                export_to: BinaryIO | None = None) -> SurveyTable:
     q = settings.qualtrics
+    keep = kept_columns(settings)  # memory (issue 11): the few columns the close-out reads
     if q.csv is not None:
-        return read_qualtrics_csv(settings.resolve(q.csv))
+        return read_qualtrics_csv(settings.resolve(q.csv), keep=keep)
     from bridge.sources.qualtrics_api import fetch_survey, resolve_base_url, resolve_token
 
     env = os.environ if env is None else env
     base_url = resolve_base_url(q.datacenter, q.base_url, env)
-    return fetch_survey(q.survey_id, base_url=base_url, token=resolve_token(env))
+    return fetch_survey(q.survey_id, base_url=base_url, token=resolve_token(env), export_to=export_to, keep=keep)
+
+
+def kept_columns(settings: Settings) -> set[str]:
+    """The survey columns the close-out reads from `Response.fields` (match and rules): the
+    join column, the participant column, the code, bonus and attention-check columns."""
+    opts = settings.panel.match_options(settings)
+    keep = {name for _, name in survey_columns(settings, opts)} | {opts.key_column}
+    if opts.participant_column:
+        keep.add(opts.participant_column)
+    return keep
 
 
 def missing_column(source: str, key: str, name: str, have: list[str]) -> str:
@@ -75,24 +94,51 @@ def check_columns(settings: Settings, survey: SurveyTable, table: SubmissionTabl
         raise SourceError("\n".join(problems))
 
 
-def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | None = None) -> CloseOut:
+def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | None = None,
+              keep_export: bool = False) -> CloseOut:
     """Read both sides, match and decide; no workbook is written (`workbook` is None).
-    `env` (default: the process environment) is where tokens and hosts are looked up."""
+    `env` (default: the process environment) is where tokens and hosts are looked up.
+    `keep_export`: keep an API export's CSV in `survey_export` (a spooled temporary file)."""
+    from bridge.sources.limits import SPOOL_IN_MEMORY
+
     env = os.environ if env is None else env
     panel = settings.panel
-    survey = read_survey(settings, env)
-    table = panel.read(settings, env)
-    check_columns(settings, survey, table)
-    result = match_wave(table, survey, panel.match_options(settings))
-    plan = build_plan(result, settings, table, panel.terms(settings, table), now,
-                      environment=panel.environment(settings))
-    return CloseOut(plan=plan, workbook=None, survey=survey, submissions=table)
+    export = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) if keep_export and settings.qualtrics.csv is None else None
+    try:
+        survey = read_survey(settings, env, export_to=export)
+        table = panel.read(settings, env)
+        check_columns(settings, survey, table)
+        result = match_wave(table, survey, panel.match_options(settings))
+        plan = build_plan(result, settings, table, panel.terms(settings, table), now,
+                          environment=panel.environment(settings), release=True)  # memory: matches let go
+        del result
+    except BaseException:
+        if export is not None:
+            export.close()
+        raise
+    return CloseOut(plan=plan, workbook=None, survey=survey, submissions=table, survey_export=export)
 
 
 def close_out(
     settings: Settings, now: datetime, *, workbook: Path | None = None, env: Mapping[str, str] | None = None
 ) -> CloseOut:
-    """`plan_wave`, then write the workbook (default: the config's `[output] workbook`)."""
-    result = plan_wave(settings, now, env=env)
-    result.workbook = write_workbook(result.plan, workbook or settings.workbook_path)
+    """`plan_wave`, then write the workbook (default: the config's `[output] workbook`),
+    carrying over the edits a person made in the one already there (`bridge.review`), then
+    the survey responses joined to their outcome (`bridge.analysis`, SPEC §11)."""
+    from bridge.analysis import guard_analysis, write_responses
+    from bridge.review import carry_over, guard_workbook
+
+    path = Path(workbook or settings.workbook_path)
+    guard_workbook(path, settings, key="--workbook" if workbook else "[output] workbook")
+    analysis = guard_analysis(settings, path)
+    result = plan_wave(settings, now, env=env, keep_export=True)
+    try:
+        carried = carry_over(result.plan, settings, path)
+        result.plan, result.carried = carried.plan, carried.changes
+        result.workbook = write_workbook(result.plan, path)
+        result.analysis = write_responses(result, settings, analysis)
+    finally:
+        if result.survey_export is not None:
+            result.survey_export.close()
+            result.survey_export = None
     return result

@@ -158,11 +158,41 @@ class QualificationSettings(Section):
     # MTurk qualification type ids; Prolific participant group ids (the panel checks the form).
     prev_worker: str | None = None
     eligible_worker: str | None = None
+    # Revoke eligible_worker from the wave's participants the rules flagged (SPEC §9).
+    revoke_eligible_on_flag: bool = False
+
+
+class NotifySettings(Section):
+    # Invite the participants granted eligible_worker in this wave back (SPEC §9): MTurk's
+    # NotifyWorkers (subject and message), Prolific's bulk message (the subject, if any,
+    # is the message's first line).
+    eligible_subject: str | None = Field(default=None, min_length=1)
+    eligible_message: str | None = Field(default=None, min_length=1)
+
+
+class CompensationSettings(Section):
+    # Pay a participant who finished the survey but has no submission in the wave (SPEC §9):
+    # on MTurk one "Compensation HIT for WORKERID" for them alone; on Prolific a bonus on
+    # the submission they ended (returned, timed out).
+    reward: Decimal | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @field_validator("reward", mode="before")
+    @classmethod
+    def _reward(cls, v: Any) -> Decimal | None:
+        if v is None:
+            return None
+        amount = _money(v)
+        if amount <= 0:
+            raise ValueError("must be more than 0")
+        return amount
 
 
 class OutputSettings(Section):
     workbook: Path | None = None
     ledger: Path | None = None
+    analysis: Path | None = None  # the survey responses joined to their outcome (SPEC §11)
 
 
 class Settings(Section):
@@ -174,6 +204,8 @@ class Settings(Section):
     bonus: BonusSettings = BonusSettings()
     fair_pay: FairPaySettings = FairPaySettings()
     qualifications: QualificationSettings = QualificationSettings()
+    notify: NotifySettings = NotifySettings()
+    compensation: CompensationSettings = CompensationSettings()
     output: OutputSettings = OutputSettings()
 
     # Set by `load_config`, not read from the file.
@@ -216,6 +248,13 @@ class Settings(Section):
             return self.resolve(self.output.ledger)
         return self.workbook_path.with_suffix(".ledger.sqlite")
 
+    @property
+    def analysis_path(self) -> Path:
+        """`[output] analysis`, else `<wave>-responses.csv` in the workbook's folder."""
+        if self.output.analysis is not None:
+            return self.resolve(self.output.analysis)
+        return self.workbook_path.parent / f"{self.wave.name}-responses.csv"
+
 
 _PLATFORMS = ("mturk", "prolific")
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -227,6 +266,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "bonus": BonusSettings,
     "fair_pay": FairPaySettings,
     "qualifications": QualificationSettings,
+    "notify": NotifySettings,
+    "compensation": CompensationSettings,
     "output": OutputSettings,
 }
 _NESTED: dict[tuple[str, str], type[BaseModel]] = {("rules", "attention_checks"): AttentionCheck}
@@ -292,6 +333,21 @@ def _problem(err: dict[str, Any]) -> str:
     return f"{_where(loc)}: {msg}"
 
 
+def closing_problems(settings: Settings) -> list[str]:
+    """The SPEC §9 keys that need another key (every panel)."""
+    problems = []
+    q, n = settings.qualifications, settings.notify
+    if q.revoke_eligible_on_flag and not q.eligible_worker:
+        problems.append("[qualifications] revoke_eligible_on_flag = true needs [qualifications] eligible_worker "
+                        "(the qualification to revoke)")
+    if (n.eligible_subject or n.eligible_message) and not q.eligible_worker:
+        problems.append("[notify] invites the participants granted [qualifications] eligible_worker: set "
+                        "eligible_worker, or remove [notify]")
+    if n.eligible_subject and not n.eligible_message:
+        problems.append("[notify] eligible_subject is given without eligible_message (the text to send)")
+    return problems
+
+
 def load_config(path: str | Path) -> Settings:
     """Read and validate a wave config; raise `ConfigError` listing every problem."""
     path = Path(path)
@@ -309,7 +365,7 @@ def load_config(path: str | Path) -> Settings:
         problems = list(dict.fromkeys(_problem(e) for e in exc.errors()))
         raise ConfigError(path, problems) from None
     settings.path = path.resolve()
-    problems = settings.panel.config_problems(settings)
+    problems = closing_problems(settings) + settings.panel.config_problems(settings)
     if problems:
         raise ConfigError(path, problems)
     return settings

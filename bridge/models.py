@@ -11,7 +11,7 @@ IDs and codes are `str`, money is `Decimal` in the wave's currency, times are aw
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -71,7 +71,9 @@ class Submission:
     time_taken_seconds: int | None = None  # as the panel measured it
     entered_code: str = ""  # the completion code the participant entered on the panel
     # Answers to the task's own form (MTurk `Answer.<field>`), by field name, as text.
-    answers: dict[str, str] = field(default_factory=dict)
+    # The file readers give a `bridge.sources._fields.Fields` (a dict's behaviour, a fraction of
+    # its memory: issue 11); the API sources a dict.
+    answers: MutableMapping[str, str] = field(default_factory=dict)
     # Where it came from: 1-based line of the file (0 when from the API).
     source_row: int = 0
     # Problems found while reading that do not stop the wave (e.g. "answer_unreadable").
@@ -100,7 +102,9 @@ class Response:
     duration_seconds: int | None
     progress: str
     recorded_date: str
-    fields: dict[str, str]  # every column, as text, by field name
+    # Every column (or those the reader was asked to keep), as text, by field name: from the
+    # reader a `bridge.sources._fields.Fields` (a dict's behaviour, a fraction of its memory).
+    fields: MutableMapping[str, str]
     source_row: int = 0  # 1-based line of the CSV file
 
 
@@ -155,6 +159,10 @@ class Terms:
     category_values: tuple[str, ...] = ()  # every category the panel accepts
     # A speed rejection is allowed only this many standard deviations below the mean.
     speed_reject_min_sd: float | None = None
+    # How the panel pays a participant who did the survey but has no submission to pay:
+    # "task" (a task for them alone: an MTurk compensation HIT), "bonus" (a bonus on a
+    # submission they ended, e.g. returned on Prolific), "" (only a person can).
+    compensates_with: str = ""
 
 
 # --- Decisions --------------------------------------------------------------------------
@@ -205,11 +213,21 @@ class SubmissionDecision:
     auto_approval_time: datetime | None = None
     duration_seconds: int | None = None
     rejection_category: str = ""  # panels that require one (Prolific)
+    top_up: Decimal | None = None  # the part of `bonus` that is a fair-pay top-up
+    # When a person's edit overrides the tool's decision: the editable cells as the tool
+    # decided them (the workbook keeps them, so the edit stays an edit in later runs).
+    written: dict[str, str] | None = None
 
     @property
     def sends_status_change(self) -> bool:
         """Approve/reject is sent only for work still awaiting the requester."""
         return self.state is State.PENDING and self.decision is not Decision.REVIEW
+
+    @property
+    def overrides_rejection(self) -> bool:
+        """Work the panel has as rejected that a person set to approve (SPEC §9): the
+        approval overrides the rejection (MTurk's OverrideRejection)."""
+        return self.state is State.REJECTED and self.decision is Decision.APPROVE and OVERRIDE_REASON in self.reasons
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +252,35 @@ class GroupAction:
     role: str  # "prev_worker" | "eligible_worker"
 
 
+OVERRIDE_REASON = "override_rejection"
+
+
+@dataclass(frozen=True, slots=True)
+class Compensation:
+    """Pay for a participant who finished the survey but has no submission the wave can
+    pay (SPEC §9): a task for them alone (`how` "task"), a bonus on a submission they
+    ended (`how` "bonus"), or nothing the panel's API can do (`how` "": a person pays)."""
+
+    participant_id: str
+    response_id: str
+    amount: Decimal | None  # None: not payable through the panel's API
+    fee: Decimal
+    how: str  # "task" | "bonus" | ""
+    submission_id: str = ""  # "bonus": the submission paid
+    task_id: str = ""
+    title: str = ""  # "task": the task's title
+    description: str = ""
+    note: str = ""  # for the workbook: what happens, or why a person must act
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """The message inviting the participants granted Eligible_Worker back (SPEC §9)."""
+
+    subject: str
+    message: str
+
+
 @dataclass(slots=True)
 class Plan:
     wave: str
@@ -249,3 +296,8 @@ class Plan:
     survey_responses: int = 0  # every response in the export, matched or not
     # Figures the rules produced that the Summary states (e.g. speed cut-offs in seconds).
     figures: list[tuple[str, object]] = field(default_factory=list)
+    # The rest of a close-out (SPEC §9): pay for those who could not submit, the invitation
+    # to the eligible, and closing the wave's tasks after applying.
+    compensations: list[Compensation] = field(default_factory=list)
+    invite: Invite | None = None
+    expire_tasks: bool = False

@@ -12,7 +12,7 @@ CENT = Decimal("0.01")
 # One optional sign (before or after `$`), digits with optional thousands groups of three,
 # optional decimals. A decimal comma (`0,50`) is refused rather than read as 50.
 _AMOUNT = re.compile(
-    r"^([+-]?)\s*\$?\s*([+-]?)\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)\s*(?:USD)?$",
+    r"^([+-]?)\s*[$£]?\s*([+-]?)\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)\s*(?:USD|GBP)?$",
     re.IGNORECASE,
 )
 
@@ -22,7 +22,8 @@ class AmountError(ValueError):
 
 
 def parse_amount(text: str) -> Decimal:
-    """`$1.50`, `1.5`, `1,000.00`, `-0.25`, `2 USD` → Decimal (sign kept, not rounded).
+    """`$1.50`, `£1.50`, `1.5`, `1,000.00`, `-0.25`, `2 USD`, `2 GBP` → Decimal (sign kept,
+    not rounded). The symbol is not checked against the wave's currency.
 
     Raises AmountError for anything else (`abc`, `1.2.3`, `NaN`, `1e3`).
     """

@@ -1,32 +1,47 @@
-"""The reconciliation workbook (SPEC §4): openpyxl makes the package, `bridge.xlsx` the rows.
+"""The reconciliation workbook (SPEC §4, §4.1): openpyxl makes the package, `bridge.xlsx` the rows.
 
-IDs and codes are written as text cells. Text from survey answers or participants that starts
-with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so no spreadsheet runs it as a
-formula. The file is written next to its destination and moved into place, so a failure
-never leaves half a workbook.
+Laid out for a PI, on screen and on paper: bold frozen header, autofilter, widths from the
+content, landscape printing one page wide with the header repeated (`bridge.xlsx`); money as
+number cells shown 0.00, counts as numbers, IDs and codes as text; review rows filled.
+
+Every text cell from outside (IDs, codes, answers, feedback, notes) that starts with `=`,
+`+`, `-`, `@`, tab or CR after Unicode normalisation (fullwidth `＝` counts) is prefixed
+with `'` so no spreadsheet runs it as a formula. A hidden last column of `Decisions`
+(`AsWritten`) keeps each row's editable cells as written, so a later run can tell a
+person's edits from its own (`bridge.review`); it travels with its row when a person sorts. The file is written next to its destination and moved into
+place, so a failure never leaves half a workbook.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import statistics
-import tempfile
+import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
 from pathlib import Path
 
+from bridge.closing import COMPENSATION_COLUMNS, closing_rows, compensation_cells
 from bridge.cost import plan_cost
-from bridge.errors import InputError
+from bridge.files import write_atomically
 from bridge.models import Columns, Decision, MatchKind, Plan, State, SubmissionDecision
-from bridge.money import fmt, to_cents
-from bridge.xlsx import write_xlsx
+from bridge.money import to_cents
+from bridge.redact import redact
+from bridge.xlsx import Sheet, write_xlsx
 
-UNMATCHED_COLUMNS = ["ResponseId", "Code", "{participant}", "Finished", "DurationSeconds", "Reasons"]
+CREATOR = "survey-bridge"
+SHEETS = ("Summary", "Decisions", "Unmatched responses", "Qualifications", "Log")
+AS_WRITTEN = "AsWritten"  # hidden column: a row's editable cells as the tool wrote them (JSON)
+EDITABLE = ("Decision", "Bonus", "Feedback", "RejectionCategory")
+UNMATCHED_COLUMNS = ["ResponseId", "Code", "{participant}", "Finished", "DurationSeconds", "Reasons",
+                     *COMPENSATION_COLUMNS]
 QUALIFICATION_COLUMNS = ["{participant}", "{group}", "Action", "Value"]
 LOG_COLUMNS = ["Action", "{submission}", "{participant}", "Amount", "Status", "Detail", "At"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NOTHING_APPROVED = "n/a (nothing approved)"
 
 
 def decision_columns(columns: Columns) -> list[str]:
@@ -43,20 +58,27 @@ def named(template: list[str], columns: Columns) -> list[str]:
             for c in template]
 
 
+def _formula_like(text: str) -> bool:
+    if text.startswith(_FORMULA_START):
+        return True
+    # Spreadsheets fold fullwidth and other compatibility forms (＝, ＋, －, ＠) to ASCII.
+    return not text.isascii() and unicodedata.normalize("NFKC", text[:4]).startswith(_FORMULA_START)
+
+
 def safe(text: str) -> str | None:
     """Neutralise text that a spreadsheet would run as a formula; empty text is no cell."""
     if not text:
         return None
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if _formula_like(text) else text
 
 
 def restore(text: str) -> str:
     """Undo `safe`: the text as the participant or survey wrote it."""
-    return text[1:] if len(text) > 1 and text[0] == "'" and text[1:].startswith(_FORMULA_START) else text
+    return text[1:] if len(text) > 1 and text[0] == "'" and _formula_like(text[1:]) else text
 
 
-def _text(text: str) -> str | None:
-    return text or None  # write-only sheets skip None cells: a clean wave writes far fewer
+def _money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else to_cents(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,125 +92,178 @@ class LogRow:
     at: str
 
 
-def summary_rows(plan: Plan, balance: str | None = None) -> tuple[list[tuple[str, object]], list[str]]:
-    """(Item, Value) rows of the Summary sheet and the warnings (plan's plus wage)."""
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Decisions by what happens to them: sent now, left for a person, decided elsewhere.
+    They sum to the submissions, and each matches a filter of the Decisions sheet."""
+
+    approve: int  # Decision approve, awaiting review: sent
+    reject: int  # Decision reject, awaiting review: sent
+    review: int  # Decision review: a person decides
+    decided: int  # already decided on the panel, or ended by the participant: nothing sent
+
+    @classmethod
+    def of(cls, plan: Plan) -> "Counts":
+        c = Counter((d.decision, d.state is State.PENDING) for d in plan.decisions)
+        review = c[(Decision.REVIEW, True)] + c[(Decision.REVIEW, False)]
+        return cls(c[(Decision.APPROVE, True)], c[(Decision.REJECT, True)], review,
+                   len(plan.decisions) - review - c[(Decision.APPROVE, True)] - c[(Decision.REJECT, True)])
+
+
+def _wage(plan: Plan, median_minutes: Decimal | None, *, top_ups: bool) -> Decimal | None:
+    """The median pay of approved work per hour at the median survey time."""
+    pays = [
+        (d.reward or Decimal(0)) + (d.bonus or Decimal(0)) - (Decimal(0) if top_ups else d.top_up or Decimal(0))
+        for d in plan.decisions
+        if d.decision is Decision.APPROVE and d.reward is not None
+    ]
+    if not pays or not median_minutes:
+        return None
+    return to_cents(statistics.median(pays) / median_minutes * 60)
+
+
+def summary_rows(plan: Plan, balance: Decimal | str | None = None) -> tuple[list[tuple[str, object]], list[str]]:
+    """(Item, Value) rows of the Summary sheet and the warnings (plan's plus wage). Money
+    is Decimal, counts int."""
     terms = plan.terms
-    cur = terms.currency
+    cur, panel = terms.currency, terms.panel
     cost = plan_cost(plan)
-    counts = Counter(d.decision for d in plan.decisions)
+    counts = Counts.of(plan)
     kinds = Counter(d.match for d in plan.decisions)
     seconds = [d.duration_seconds for d in plan.decisions if d.duration_seconds is not None]
     median_minutes = Decimal(statistics.median(seconds)) / 60 if seconds else None
     warnings = list(plan.warnings)
-    wage = None
-    pays = [
-        (d.reward or Decimal(0)) + (d.bonus or Decimal(0))
-        for d in plan.decisions
-        if d.decision is Decision.APPROVE and d.reward is not None
-    ]
-    if pays and median_minutes:
-        wage = to_cents(statistics.median(pays) / median_minutes * 60)
-        if terms.pay_floor is not None and wage < terms.pay_floor:
-            warnings.append(
-                f"Effective hourly wage {wage} {cur} is below {terms.pay_floor_name} of {terms.pay_floor} {cur}/hour "
-                f"(median survey time {median_minutes:.1f} minutes)."
-            )
+    wage = _wage(plan, median_minutes, top_ups=True)
+    if wage is not None and terms.pay_floor is not None and wage < terms.pay_floor:
+        warnings.append(
+            f"Effective hourly wage {wage} {cur} is below {terms.pay_floor_name} of {terms.pay_floor} {cur}/hour "
+            f"(median survey time {median_minutes:.1f} minutes)."
+        )
     rows: list[tuple[str, object]] = [
         ("Wave", plan.wave),
-        ("Environment", plan.environment),
+        ("Panel", panel),
+        ("Environment", redact(plan.environment)),
         ("Computed at (UTC)", plan.now.strftime("%Y-%m-%d %H:%M:%S")),
+        ("Currency", cur),
         (terms.submissions_label, len(plan.decisions)),
         ("Matched", kinds[MatchKind.EXACT] + kinds[MatchKind.NORMALIZED]),
         ("Matched exactly", kinds[MatchKind.EXACT]),
         ("Matched after normalizing", kinds[MatchKind.NORMALIZED]),
         ("Near misses", kinds[MatchKind.NEAR_MISS]),
         ("Unmatched", kinds[MatchKind.NONE]),
-        ("Approve", counts[Decision.APPROVE]),
-        ("Reject", counts[Decision.REJECT]),
-        ("Review", counts[Decision.REVIEW]),
-        (f"Already decided on {terms.panel} (not sent again)", sum(d.state is not State.PENDING
-                                                                  for d in plan.decisions)),
+        ("Approve (to send)", counts.approve),
+        ("Reject (to send)", counts.reject),
+        ("Review (a person decides)", counts.review),
+        (f"Already decided on {panel} (nothing sent)", counts.decided),
         ("Survey responses", plan.survey_responses),
         ("Survey responses not matched", len(plan.unmatched_responses)),
-        ("Approvals to send", cost.approvals),
-        (f"Rewards to pay ({cur})", fmt(cost.rewards)),
+        (f"Rewards to pay ({cur})", cost.rewards),
         ("Bonuses to pay", cost.bonuses_count),
-        (f"Bonus total ({cur})", fmt(cost.bonuses)),
-        (f"{terms.panel} fees ({cur})", fmt(cost.fees)),
-        (f"Total cost ({cur})", fmt(cost.total)),
+        (f"Bonus total ({cur})", cost.bonuses),
+        (f"{panel} fees ({cur})", cost.fees),
+        (f"Total cost ({cur})", cost.total),
         (f"Account balance ({cur})", balance if balance is not None else "not checked (dry run)"),
+        *_reward_rows(plan),
         ("Median survey minutes", float(round(median_minutes, 1)) if median_minutes is not None else ""),
-        (f"Effective hourly wage ({cur})", fmt(wage) if wage is not None else ""),
-        ("Qualification grants", len(plan.qualifications)),
+        (f"Effective hourly wage ({cur})", wage if wage is not None else NOTHING_APPROVED),
     ]
-    rewards = {d.task_id: d.reward for d in plan.decisions}
-    for task_id, task in plan.tasks.items():
-        reward = rewards.get(task_id, task.reward)
-        rows.append((f"Reward per {terms.submission_word}, {terms.task_word} {task_id} ({cur})",
-                     fmt(reward) or "unknown"))
+    if any("pay_top_up" in d.reasons for d in plan.decisions):
+        before = _wage(plan, median_minutes, top_ups=False)
+        rows.append((f"Effective hourly wage before top-ups ({cur})", before if before is not None else ""))
     rows += plan.figures
+    rows.append(("Qualification grants", sum(q.action == "grant" for q in plan.qualifications)))
     for role in ("prev_worker", "eligible_worker"):
-        granted = [q for q in plan.qualifications if q.role == role]
+        granted = [q for q in plan.qualifications if q.role == role and q.action == "grant"]
         if granted:
-            rows.append((f"{role} grants ({terms.group_word} {granted[0].group_id})", len(granted)))
+            rows.append((f"{role} grants ({granted[0].group_id})", len(granted)))
+    rows += closing_rows(plan)  # SPEC §9: overrides, revokes, invitations, compensations, expiries
     if cost.unknown_rewards:
         rows.append(("Approvals with unknown reward (not in cost)", cost.unknown_rewards))
     rows.append(("Warnings", len(warnings)))
     return rows, warnings
 
 
-def write_workbook(plan: Plan, path: Path, *, balance: str | None = None, log: list[LogRow] | None = None) -> Path:
+def _reward_rows(plan: Plan) -> list[tuple[str, object]]:
+    """One row per distinct reward (SPEC 4.1), naming the tasks when there are several."""
+    terms = plan.terms
+    rewards = {d.task_id: d.reward for d in plan.decisions}
+    by_reward: dict[Decimal | None, list[str]] = {}
+    for task_id, task in plan.tasks.items():
+        by_reward.setdefault(rewards.get(task_id, task.reward), []).append(task_id)
+    label = f"Reward per {terms.submission_word} ({terms.currency})"
+    if len(by_reward) <= 1:
+        return [(label, _money(next(iter(by_reward), None)) or "unknown")]
+    return [(f"{label}, {terms.task_word} {', '.join(ids[:3])}" + (f" and {len(ids) - 3} more" if len(ids) > 3 else ""),
+             _money(reward) if reward is not None else "unknown") for reward, ids in by_reward.items()]
+
+
+def as_written(cells: dict[str, object]) -> str:
+    """A row's editable cells as the tool decided them, as compact JSON text."""
+    return json.dumps({k: (str(v) if isinstance(v, Decimal) else v) for k, v in cells.items()},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def tool_cells(d: SubmissionDecision) -> dict[str, str]:
+    """The editable cells of a decision as the tool made it (text, as `as_written` keeps them)."""
+    return d.written or {"Decision": d.decision.value, "Bonus": str(_money(d.bonus)) if d.bonus is not None else None,
+                         "Feedback": safe(d.feedback), "RejectionCategory": d.rejection_category or None}
+
+
+def decision_row(d: SubmissionDecision, columns: Columns) -> list:
+    row = [safe(d.submission_id), safe(d.participant_id), safe(d.task_id), safe(d.entered_code),
+           safe(d.response_id), d.match.value, d.decision.value, _money(d.bonus),
+           ";".join(d.reasons) or None, safe(d.feedback)]
+    if columns.rejection_category:
+        row.append(d.rejection_category or None)
+    return row + [
+        safe(d.status), d.duration_seconds,
+        # Only where a person must act before the panel approves on its own.
+        d.auto_approval_time.strftime("%Y-%m-%d %H:%M:%S")
+        if d.auto_approval_time and d.decision is Decision.REVIEW and d.state is State.PENDING else None,
+        safe("; ".join(d.notes)),
+    ]
+
+
+def workbook_sheets(plan: Plan, *, balance: Decimal | str | None = None,
+                    log: Iterable[LogRow] = ()) -> dict[str, Sheet]:
+    columns = plan.terms.columns
     rows, warnings = summary_rows(plan, balance)
     summary = [["Item", "Value"], *([item, value] for item, value in rows), *(["Warning", w] for w in warnings)]
-    columns = plan.terms.columns
-    category = [columns.rejection_category]
+    head = decision_columns(columns)
+    bonus, decision = head.index("Bonus"), head.index("Decision")
+    feedback, notes = head.index("Feedback"), head.index("Notes")
 
-    def decision_row(d: SubmissionDecision) -> list:
-        row = [safe(d.submission_id), safe(d.participant_id), safe(d.task_id), safe(d.entered_code),
-               _text(d.response_id), d.match.value, d.decision.value, _text(fmt(d.bonus)),
-               _text(";".join(d.reasons)), safe(d.feedback)]
-        if category[0]:
-            row.append(_text(d.rejection_category))
-        return row + [
-            safe(d.status), d.duration_seconds,
-            # Only where a person must act before the panel approves on its own.
-            d.auto_approval_time.strftime("%Y-%m-%d %H:%M:%S")
-            if d.auto_approval_time and d.decision is Decision.REVIEW and d.state is State.PENDING else None,
-            safe("; ".join(d.notes)),
-        ]
+    def with_baseline(d: SubmissionDecision) -> list:
+        return [*decision_row(d, columns), as_written(tool_cells(d))]
 
-    decisions = chain([decision_columns(columns)], (decision_row(d) for d in plan.decisions))
+    # In the panel's order; review rows are filled and the autofilter sorts or picks by Decision.
+    decisions = chain([[*head, AS_WRITTEN]], (with_baseline(d) for d in plan.decisions))
+    paying = compensation_cells(plan)
     unmatched = chain([named(UNMATCHED_COLUMNS, columns)], (
         [safe(u.response_id), safe(u.code), safe(u.participant_id),
-         None if u.finished is None else ("True" if u.finished else "False"), u.duration_seconds, ";".join(u.reasons)]
-        for u in plan.unmatched_responses
-    ))
+         None if u.finished is None else ("True" if u.finished else "False"), u.duration_seconds, ";".join(u.reasons),
+         *paying.get(u.response_id, [None, None, None])]
+        for u in plan.unmatched_responses))
     qualifications = chain([named(QUALIFICATION_COLUMNS, columns)], (
-        [safe(q.participant_id), safe(q.group_id), q.action, q.value] for q in plan.qualifications))
+        [safe(q.participant_id), safe(q.group_id), q.action, q.value if q.action == "grant" else None]
+        for q in plan.qualifications))
     log_rows = chain([named(LOG_COLUMNS, columns)], (
-        [r.action, safe(r.submission_id), safe(r.participant_id), r.amount, r.status, safe(r.detail), r.at]
-        for r in log or []))
-    sheets = {
-        "Summary": summary,
-        "Decisions": decisions,
-        "Unmatched responses": unmatched,
-        "Qualifications": qualifications,
-        "Log": log_rows,
+        [r.action, safe(r.submission_id), safe(r.participant_id), Decimal(r.amount) if r.amount else None, r.status,
+         safe(redact(r.detail)), r.at] for r in log))
+    return {
+        "Summary": Sheet(summary, wrap=[1], max_width=70),
+        "Decisions": Sheet(decisions, money=[bonus], wrap=[feedback, notes], widths={feedback: 36, notes: 48},
+                           highlight=lambda r: r[decision] == "review", hidden_columns=[len(head)]),
+        "Unmatched responses": Sheet(unmatched, money=[6, 7], wrap=[8]),
+        "Qualifications": Sheet(qualifications),
+        "Log": Sheet(log_rows, money=[3], wrap=[5]),
     }
 
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx.tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            write_xlsx(tmp, sheets)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    except PermissionError:
-        raise InputError(f"{path}: cannot write the workbook (is it open in Excel?). Close it and run again.") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write the workbook: {exc.strerror}.") from None
-    return path
+
+def write_workbook(plan: Plan, path: Path, *, balance: Decimal | str | None = None,
+                   log: Iterable[LogRow] | None = None) -> Path:
+    """Write the workbook at `path` (replacing it whole; the caller checks the path is the
+    tool's to replace: `bridge.review.guard_workbook`)."""
+    sheets = workbook_sheets(plan, balance=balance, log=log or ())
+    return write_atomically(Path(path), lambda tmp: write_xlsx(tmp, sheets, creator=CREATOR), what="workbook")
+

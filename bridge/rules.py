@@ -32,14 +32,18 @@ from decimal import Decimal
 from bridge.config import Settings
 from bridge.match import MatchResult, normalize
 from bridge.models import (
+    OVERRIDE_REASON,
+    Compensation,
     Decision,
     GroupAction,
+    Invite,
     Match,
     MatchKind,
     Plan,
     State,
     SubmissionDecision,
     SubmissionTable,
+    Task,
     Terms,
     UnmatchedResponse,
 )
@@ -49,12 +53,18 @@ _RANK = {Decision.APPROVE: 0, Decision.REJECT: 1, Decision.REVIEW: 2}
 ALWAYS_REVIEW = ("near_miss", "code_shared", "worker_mismatch", "answer_unreadable", "bonus_invalid", "bad_code",
                  "no_code")
 # Reasons that are facts about pay and status, not problems: they cost nobody Eligible_Worker.
-NOT_FLAGS = frozenset({"not_submitted", "bonus_rounded", "bonus_capped", "pay_top_up"})
+NOT_FLAGS = frozenset({"not_submitted", "bonus_rounded", "bonus_capped", "pay_top_up", OVERRIDE_REASON})
 # States the participant ended: never approved or rejected.
 ENDED = {State.RETURNED: "returned", State.TIMED_OUT: "timed_out", State.SCREENED_OUT: "screened_out"}
 NO_CODE = "NOCODE"  # Prolific's entered code for a submission finished without one (FACTS 1.5)
 _DECIDED = {State.APPROVED: Decision.APPROVE, State.REJECTED: Decision.REJECT}
 _MOOT = frozenset({"unmatched", "no_code", "bad_code"})
+
+
+def _cut(text: str, most: int = 64) -> str:
+    """Outside text as a note quotes it: cut with `…` past `most` characters (memory, issue
+    11: a note is made per submission, so a long value would be copied into every one)."""
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _worst(a: Decision, b: Decision) -> Decision:
@@ -101,7 +111,8 @@ def _code_outcome(m: Match, terms: Terms, settings: Settings) -> tuple[list[str]
         return ["no_code"], ["no completion code entered"]
     outcome = terms.code_outcomes.get(normalize(code))
     if outcome is None:
-        return ["bad_code"], [f"completion code {code!r} is not in [{settings.wave.platform}] completion_codes"]
+        return ["bad_code"], [f"completion code {_cut(code)!r} is not in [{settings.wave.platform}] "
+                              "completion_codes"]
     if outcome == "failed_check":
         return ["attention_failed"], [f"completion code {code} means a failed check"]
     return [], []
@@ -168,8 +179,12 @@ def rejection_category(reasons: Sequence[str], terms: Terms) -> str:
     return "OTHER"
 
 
-def _bonus(m: Match, settings: Settings) -> tuple[Decimal | None, list[str], list[str]]:
-    """The bonus a response asks for, rounded to cents; with reasons and notes."""
+def _bonus(m: Match, settings: Settings,
+           memo: dict[str, tuple[Decimal | None, list[str], list[str]]] | None = None,
+           ) -> tuple[Decimal | None, list[str], list[str]]:
+    """The bonus a response asks for, rounded to cents; with reasons and notes. `memo`
+    (memory, issue 11) keeps the answer for each short text, so the many rows that ask for
+    the same bonus share one Decimal; the lists returned are the caller's own."""
     column = settings.bonus.column
     r = m.response or m.candidate  # a near miss shows its candidate's bonus (SPEC 4.2)
     if column is None or r is None:
@@ -177,16 +192,26 @@ def _bonus(m: Match, settings: Settings) -> tuple[Decimal | None, list[str], lis
     text = r.fields.get(column, "").strip()
     if not text:
         return None, [], []
+    if memo is None:
+        return _bonus_of(text)
+    known = memo.get(text)
+    if known is None:
+        known = memo[text] = _bonus_of(text)
+    amount, reasons, notes = known
+    return amount, list(reasons), list(notes)
+
+
+def _bonus_of(text: str) -> tuple[Decimal | None, list[str], list[str]]:
     try:
         amount = parse_amount(text)
     except AmountError:
-        return None, ["bonus_invalid"], [f"bonus {text!r} is not an amount"]
+        return None, ["bonus_invalid"], [f"bonus {_cut(text)!r} is not an amount"]
     if amount < 0:
-        return None, ["bonus_invalid"], [f"bonus {text!r} is negative"]
+        return None, ["bonus_invalid"], [f"bonus {_cut(text)!r} is negative"]
     if amount == 0:
         return None, [], []
     if has_sub_cent(amount):
-        return to_cents(amount), ["bonus_rounded"], [f"bonus {text} rounded to {to_cents(amount)}"]
+        return to_cents(amount), ["bonus_rounded"], [f"bonus {_cut(text)} rounded to {to_cents(amount)}"]
     return to_cents(amount), [], []
 
 
@@ -214,12 +239,15 @@ def _by_state(m: Match, decision: Decision, reasons: list[str], notes: list[str]
         notes.append(f"{s.status} on {terms.panel}; nothing is sent")
         return Decision.REJECT, ""
     reasons.append("in_progress" if s.state is State.IN_PROGRESS else "unknown_status")
-    notes.append(f"{s.status} on {terms.panel}; nothing is sent")
+    notes.append(f"{_cut(s.status)} on {terms.panel}; nothing is sent")
     return Decision.REVIEW, ""
 
 
 def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, terms: Terms, now: datetime,
-               *, environment: str) -> Plan:
+               *, environment: str, release: bool = False) -> Plan:
+    """The Plan for a matched wave. `release` (memory, issue 11): `result` is the caller's no
+    more: each match and unmatched response is let go as soon as its row of the plan is made
+    (its lists are left empty), so the two never all stand side by side."""
     decisions: list[SubmissionDecision] = []
     cap = settings.bonus.max_per_worker
     paid_to: dict[str, Decimal] = defaultdict(Decimal)
@@ -228,9 +256,17 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     for m in result.matches:
         if m.response is not None:
             shared[m.response.response_id] += 1
-    for m in result.matches:
+    matched_responses = len(shared)
+    bonuses: dict[str, tuple[Decimal | None, list[str], list[str]]] = {}  # memory: one Decimal per bonus text
+    texts: dict[str, str] = {}  # memory: one object per distinct note
+    matches, pairs = result.matches, result.unmatched
+    if release:
+        result.matches, result.unmatched = [], []
+    for i, m in enumerate(matches):
+        if release:
+            matches[i] = None  # the Match goes once its decision is made
         s = m.submission
-        bonus, b_reasons, b_notes = _bonus(m, settings)
+        bonus, b_reasons, b_notes = _bonus(m, settings, bonuses)
         decision, reasons, notes, feedback = decide(m, settings, terms, pace, b_reasons)
         notes += b_notes
         decision, feedback = _by_state(m, decision, reasons, notes, feedback, terms)
@@ -267,27 +303,32 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
             bonus=bonus,
             reasons=list(dict.fromkeys(reasons)),
             feedback=feedback,
-            notes=notes,
+            notes=[texts.setdefault(n, n) for n in notes],
             reward=reward,
             auto_approval_time=s.auto_approval_time,
             duration_seconds=m.response.duration_seconds if m.response else None,
             rejection_category=rejection_category(reasons, terms) if decision is Decision.REJECT
             and s.state is State.PENDING else "",
         ))
+    del paid_to, shared, bonuses, texts
+    if release:
+        del matches
     top_up(decisions, settings, pace)
     code_column = settings.qualtrics.code_column or ""
     participant_column = settings.qualtrics.participant
-    unmatched = [
-        UnmatchedResponse(
+    unmatched = []
+    for i, (r, why) in enumerate(pairs):
+        if release:
+            pairs[i] = None
+        unmatched.append(UnmatchedResponse(
             response_id=r.response_id,
             code=r.fields.get(code_column, "") if code_column else "",
             participant_id=r.fields.get(participant_column, "") if participant_column else "",
             finished=r.finished,
             duration_seconds=r.duration_seconds,
             reasons=why,
-        )
-        for r, why in result.unmatched
-    ]
+        ))
+    del pairs
     plan = Plan(
         wave=settings.wave.name,
         environment=environment,
@@ -298,13 +339,78 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
         qualifications=qualifications_for(decisions, settings),
         tasks=table.tasks,
         bonus_reason=settings.bonus.reason,
-        survey_responses=len({m.response.response_id for m in result.matches if m.response}) + len(unmatched),
+        survey_responses=matched_responses + len(unmatched),
         figures=[(f"Too fast below (seconds), {rule}", round(cut, 1)) for rule, cut in pace.cutoffs.items()],
     )
     if pace.median_seconds is not None:
         plan.figures.append(("Median survey seconds (finished, matched)", round(pace.median_seconds, 1)))
+    plan.compensations = compensations_for(decisions, unmatched, settings, terms)
+    n = settings.notify
+    if n.eligible_message and settings.qualifications.eligible_worker:
+        plan.invite = Invite(n.eligible_subject or "", n.eligible_message)
+    # `[mturk] expire_hits` (a panel's key; a panel without it never expires anything).
+    plan.expire_tasks = bool(getattr(getattr(settings, settings.wave.platform, None), "expire_hits", False))
     plan.warnings = plan_warnings(plan, settings, now)
     return plan
+
+
+def compensations_for(decisions: list[SubmissionDecision], unmatched: list[UnmatchedResponse], settings: Settings,
+                      terms: Terms) -> list[Compensation]:
+    """`[compensation] reward` (SPEC §9): pay each participant who finished the survey but
+    has no submission the wave pays, once. On a panel that compensates with a task (MTurk),
+    a finished `no_assignment` response gets a task for that participant alone; on one that
+    compensates with a bonus (Prolific), a submission the participant ended (returned, timed
+    out: `returned_with_response`) gets the reward as a bonus, and a `no_assignment`
+    response, with no submission to pay, is listed for a person."""
+    c = settings.compensation
+    if c.reward is None:
+        return []
+    fee, panel = terms.fees.fee, terms.panel
+    in_wave = {d.participant_id.casefold() for d in decisions}
+    out: list[Compensation] = []
+    seen: set[str] = set()
+    if terms.compensates_with == "bonus":
+        for d in decisions:
+            if "returned_with_response" in d.reasons and d.participant_id.casefold() not in seen:
+                seen.add(d.participant_id.casefold())
+                note = (f"a bonus of {c.reward} {terms.currency} on {terms.submission_word} {d.submission_id} "
+                        f"({d.status}) as compensation ([compensation] reward)")
+                d.notes.append(f"compensation: {note}")
+                out.append(Compensation(d.participant_id, d.response_id, c.reward,
+                                        fee(c.reward, is_reward=False, task=None), "bonus",
+                                        submission_id=d.submission_id, task_id=d.task_id, note=note))
+    for u in unmatched:
+        if "no_assignment" not in u.reasons or u.finished is not True:
+            continue
+        pid = u.participant_id.strip()
+        key = pid.casefold() or f"response:{u.response_id}"
+        if key in in_wave or key in seen:
+            continue
+        seen.add(key)
+        if not pid:
+            out.append(Compensation("", u.response_id, None, Decimal("0.00"), "",
+                                    note="the response names no participant ([qualtrics] participant_column): a "
+                                         "person must find and pay them (nothing is sent)"))
+        elif terms.compensates_with == "task":
+            title = c.title or f"Compensation HIT for {pid}"
+            out.append(Compensation(
+                pid, u.response_id, c.reward, fee(c.reward, is_reward=True, task=Task("", places=1)), "task",
+                title=title,
+                description=c.description or (f"Payment for the survey you completed in our study ({settings.wave.name}) "
+                                              "but could not submit. Accept and submit this task to be paid."),
+                note=f"{terms.task_word} \"{title}\" that only {pid} can find and accept ({terms.group_word} "
+                     f"\"{compensation_group_name(pid, settings.wave.name)}\" granted to them alone)"))
+        else:
+            out.append(Compensation(pid, u.response_id, None, Decimal("0.00"), "", note=(
+                f"{pid} has no {terms.submission_word} in this {terms.task_word}: {panel}'s API pays only people who "
+                f"took part, so a person must pay them (nothing is sent)")))
+    return out
+
+
+def compensation_group_name(participant_id: str, wave: str) -> str:
+    """The name of the group (MTurk qualification type) that limits a compensation task to
+    one participant: unique per participant and wave, so it is found again by name."""
+    return f"Compensation for {participant_id} ({wave})"
 
 
 def top_up(decisions: list[SubmissionDecision], settings: Settings, pace: Speed) -> None:
@@ -315,14 +421,22 @@ def top_up(decisions: list[SubmissionDecision], settings: Settings, pace: Speed)
     if hourly is None or pace.median_seconds is None:
         return
     owed_per_submission = hourly * Decimal(str(pace.median_seconds)) / 3600
+    gaps: dict[Decimal, tuple[Decimal, str]] = {}
     for d in decisions:
         if d.decision is not Decision.APPROVE or d.reward is None or d.state is State.REJECTED:
             continue
         gap = to_cents(owed_per_submission - d.reward)
         if gap > 0:
-            d.bonus = (d.bonus or Decimal("0.00")) + gap
+            known = gaps.get(gap)
+            if known is None:  # memory: one Decimal and one note per top-up amount, not per submission
+                known = gaps[gap] = (gap, f"top-up {gap} to {hourly}/hour at the median "
+                                          f"{pace.median_seconds / 60:.1f} minutes")
+            gap, note = known
+            # `gap` has two places, as 0.00 + gap would: the same value, one object less
+            d.bonus = gap if d.bonus is None else d.bonus + gap
+            d.top_up = gap
             d.reasons.append("pay_top_up")
-            d.notes.append(f"top-up {gap} to {hourly}/hour at the median {pace.median_seconds / 60:.1f} minutes")
+            d.notes.append(note)
 
 
 def qualifications_for(decisions: list[SubmissionDecision], settings: Settings) -> list[GroupAction]:
@@ -333,14 +447,20 @@ def qualifications_for(decisions: list[SubmissionDecision], settings: Settings) 
             out.append(GroupAction(w, q.prev_worker, "grant", 1, "prev_worker"))
     if q.eligible_worker:
         # A participant with several submissions qualifies only if every one is clean.
+        # An approval that overrides a rejection counts as approved (SPEC §9).
         flagged = {
             d.participant_id
             for d in decisions
-            if d.decision is not Decision.APPROVE or d.state is State.REJECTED or set(d.reasons) - NOT_FLAGS
+            if d.decision is not Decision.APPROVE or (d.state is State.REJECTED and not d.overrides_rejection)
+            or set(d.reasons) - NOT_FLAGS
         }
         for w in dict.fromkeys(d.participant_id for d in decisions):
             if w not in flagged:
                 out.append(GroupAction(w, q.eligible_worker, "grant", 1, "eligible_worker"))
+        if q.revoke_eligible_on_flag:  # SPEC §9: flagged in this wave, no longer eligible
+            for w in dict.fromkeys(d.participant_id for d in decisions):
+                if w in flagged:
+                    out.append(GroupAction(w, q.eligible_worker, "revoke", 0, "eligible_worker"))
     return out
 
 
@@ -381,6 +501,11 @@ def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
         )
     if any(d.reward is None for d in plan.decisions):
         warnings.append("The reward of some submissions is unknown: set [wave] reward so the cost can be shown.")
+    by_hand = [c for c in plan.compensations if c.amount is None]
+    if by_hand:
+        warnings.append(
+            f"{len(by_hand)} participant(s) finished the survey but cannot be paid through {panel}'s API "
+            f"([compensation]): a person must pay them; the Unmatched responses sheet says why for each.")
     return warnings
 
 

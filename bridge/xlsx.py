@@ -90,6 +90,7 @@ class Sheet:
     highlight: Callable[[Row], bool] | None = None  # rows filled with FILL
     max_width: float = 60  # cap on a width measured from content, in characters
     widths: Mapping[int, float] = field(default_factory=dict)  # fixed widths, overriding the measure
+    hidden_columns: Collection[int] = ()  # columns for the program, not the reader
 
 
 class _Styles:
@@ -274,11 +275,16 @@ def _split(xml: str, dimension: str) -> tuple[bytes, bytes]:
     return f"{xml[: empty.start()]}<sheetData>".encode("utf-8"), f"</sheetData>{xml[empty.end():]}".encode("utf-8")
 
 
-def write_xlsx(path: str | os.PathLike, sheets: Mapping[str, Sheet | Iterable[Row]]) -> None:
+def write_xlsx(path: str | os.PathLike, sheets: Mapping[str, Sheet | Iterable[Row]], *,
+               creator: str | None = None) -> None:
     """Write `sheets` (title → `Sheet`, or plain rows laid out with the defaults; in order)
-    to `path`. Rows are sequences of str, int, float, Decimal or None (an empty cell)."""
+    to `path`. Rows are sequences of str, int, float, Decimal or None (an empty cell).
+    `creator` is the package's creator property. An OSError (a full disk) leaves a partial
+    file at `path` for the caller to remove, and nothing open."""
     workbook = Workbook()
     workbook.remove(workbook.active)
+    if creator:
+        workbook.properties.creator = creator
     styles = _Styles(workbook)
     spools: dict[str, IO[bytes]] = {}  # title → its rows' XML; deleted when closed
     dimensions: dict[str, str] = {}
@@ -291,24 +297,39 @@ def write_xlsx(path: str | os.PathLike, sheets: Mapping[str, Sheet | Iterable[Ro
             nrows = _spool(sheet, cols, spool)
             widths = cols.widths()
             _lay_out(ws, widths, nrows)
+            for i in sheet.hidden_columns:
+                ws.column_dimensions[get_column_letter(i + 1)].hidden = True
             dimensions[title] = f"A1:{get_column_letter(max(len(widths), 1))}{nrows}" if nrows else "A1"
         package = io.BytesIO()
         workbook.save(package)
-        with zipfile.ZipFile(package) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-            parts = _sheet_parts(src)
-            for info in src.infolist():
-                title = parts.get(info.filename)
-                if title is None:
-                    dst.writestr(info, src.read(info))
-                    continue
-                spool = spools[title]
-                head, tail = _split(src.read(info).decode("utf-8"), dimensions[title])
-                size = len(head) + spool.tell() + len(tail)
-                spool.seek(0)
-                with dst.open(info.filename, "w", force_zip64=size >= _ZIP64_LIMIT) as out:
-                    out.write(head)
-                    shutil.copyfileobj(spool, out, 1 << 20)
-                    out.write(tail)
+        with zipfile.ZipFile(package) as src, open(path, "wb") as raw:
+            dst = zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)
+            try:
+                _copy(src, dst, spools, dimensions)
+                dst.close()
+            finally:
+                # After a failed write (a full disk) the zip must not try to finish itself
+                # later, from its __del__, and print a traceback there.
+                dst.fp = None
     finally:
         for spool in spools.values():
             spool.close()
+
+
+def _copy(src: zipfile.ZipFile, dst: zipfile.ZipFile, spools: Mapping[str, IO[bytes]],
+          dimensions: Mapping[str, str]) -> None:
+    """The package's parts into `dst`, each worksheet with its spooled rows."""
+    parts = _sheet_parts(src)
+    for info in src.infolist():
+        title = parts.get(info.filename)
+        if title is None:
+            dst.writestr(info, src.read(info))
+            continue
+        spool = spools[title]
+        head, tail = _split(src.read(info).decode("utf-8"), dimensions[title])
+        size = len(head) + spool.tell() + len(tail)
+        spool.seek(0)
+        with dst.open(info.filename, "w", force_zip64=size >= _ZIP64_LIMIT) as out:
+            out.write(head)
+            shutil.copyfileobj(spool, out, 1 << 20)
+            out.write(tail)

@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE.parent))
 from bridge.panels.prolific.synthetic import (  # noqa: E402
     COMPLETED_CODE, FAILED_CHECK_CODE, clean_study, write_export, write_survey,
 )
-from bridge.synthetic import Participant, clean_wave, write_batch_csv, write_qualtrics_csv  # noqa: E402
+from bridge.synthetic import clean_wave, write_batch_csv, write_qualtrics_csv  # noqa: E402
 
 
 def sample_wave():

@@ -57,10 +57,11 @@ def test_sample_wave_end_to_end(wave: Path):
     decisions = sheet(book, "Decisions")
     assert len(decisions) == 52
     by_code = {d["SubmittedCode"]: d for d in decisions}
-    # Every ID and code is text, never a number.
+    # Every ID and code is text, never a number; money is a number (a PI sums it).
     for d in decisions:
-        for col in ("AssignmentId", "WorkerId", "HITId", "SubmittedCode", "ResponseId", "Bonus"):
+        for col in ("AssignmentId", "WorkerId", "HITId", "SubmittedCode", "ResponseId"):
             assert d[col] is None or isinstance(d[col], str), (col, d[col])
+        assert d["Bonus"] is None or type(d["Bonus"]) in (int, float), d["Bonus"]
     reasons = [set((d["Reasons"] or "").split(";")) for d in decisions]
     for rule in ["near_miss", "code_shared", "duplicate_response", "too_fast", "attention_failed", "bonus_capped",
                  "bonus_invalid", "bonus_rounded", "not_submitted", "unmatched", "worker_mismatch"]:
@@ -86,13 +87,18 @@ def test_sample_wave_end_to_end(wave: Path):
 
     summary = {r["Item"]: r["Value"] for r in sheet(book, "Summary") if r["Item"] != "Warning"}
     assert summary["Submissions (assignments)"] == 52
-    assert summary["Approve"] + summary["Reject"] + summary["Review"] == 52
+    # The counts agree with the Decisions sheet and add up to every submission.
+    counted = [summary[k] for k in ("Approve (to send)", "Reject (to send)", "Review (a person decides)",
+                                    "Already decided on MTurk (nothing sent)")]
+    assert sum(counted) == 52
+    assert counted[0] == sum(d["Decision"] == "approve" and d["MTurkStatus"] == "Submitted" for d in decisions)
+    assert counted[2] == sum(d["Decision"] == "review" for d in decisions)
     assert summary["Survey responses"] == len({d["ResponseId"] for d in decisions
                                                if d["Match"] in ("exact", "normalized")}) + len(unmatched)
     total = sum(float(summary[k]) for k in ("Rewards to pay (USD)", "Bonus total (USD)", "MTurk fees (USD)"))
     assert abs(total - float(summary["Total cost (USD)"])) < 1e-9
     bonus_sum = sum(float(d["Bonus"]) for d in decisions if d["Decision"] == "approve" and d["Bonus"])
-    assert f"{bonus_sum:.2f}" == summary["Bonus total (USD)"]
+    assert round(bonus_sum, 2) == summary["Bonus total (USD)"]
     warnings = [r["Value"] for r in sheet(book, "Summary") if r["Item"] == "Warning"]
     assert any("need review" in w for w in warnings)
 
@@ -176,7 +182,8 @@ def test_existing_workbook_survives_a_failed_run(wave: Path):
     (wave.parent / "batch_results.csv").write_text("not,a,batch\n1,2,3\n")
     _expect_error(["close-out", wave, *NOW], "not an MTurk batch-results CSV")
     assert book.read_bytes() == before
-    assert [p.name for p in book.parent.iterdir()] == [book.name]  # no temporary files left
+    # No temporary files left: the workbook and the analysis file only.
+    assert sorted(p.name for p in book.parent.iterdir()) == sorted([book.name, "sample-wave-1-responses.csv"])
 
 
 def test_console_script_usage_error_exits_1():

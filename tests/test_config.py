@@ -43,6 +43,11 @@ def test_minimal_config_and_defaults(tmp_path):
     assert s.ledger_path == tmp_path / "out" / "wave-3-reconciliation.ledger.sqlite"
 
 
+def test_prolific_template_is_valid():
+    s = load_config(Path(__file__).resolve().parents[1] / "templates" / "study.toml")
+    assert s.wave.platform == "prolific" and s.panel.name == "Prolific"
+
+
 def test_template_is_valid():
     s = load_config(Path(__file__).resolve().parents[1] / "templates" / "wave.toml")
     assert s.bonus.max_per_worker == Decimal("5.00") and s.rules.attention_checks[0].column == "Q7"

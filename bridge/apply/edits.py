@@ -8,7 +8,9 @@ sent. Rows missing from the sheet are not applied (they become `review`).
 
 Not editable here: the decision of work the panel no longer holds as awaiting review (an
 approval or rejection cannot be sent again; a decision that agrees with the panel's is
-accepted), and a bonus the ledger already has paid.
+accepted), except rejected work set to `approve`, which overrides the rejection (SPEC §9,
+reason `override_rejection`; its bonus follows the approval); and a bonus the ledger
+already has paid.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,9 +30,9 @@ from openpyxl.utils.exceptions import InvalidFileException
 from bridge.apply.ledger import DONE, Entry, Ledger
 from bridge.config import Settings
 from bridge.errors import InputError
-from bridge.models import Decision, Plan, State, SubmissionDecision
+from bridge.models import OVERRIDE_REASON, Decision, Plan, State, SubmissionDecision
 from bridge.money import AmountError, fmt, has_sub_cent, parse_amount, to_cents
-from bridge.report import restore
+from bridge.report import restore, tool_cells
 from bridge.rules import plan_warnings, qualifications_for, rejection_category
 
 MISSING_NOTE = "not in the edited Decisions sheet: not applied"
@@ -42,7 +45,7 @@ class EditedPlan:
     missing: int  # plan rows the sheet no longer has
 
 
-def _text(value: object) -> str:
+def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -50,7 +53,7 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _bonus(value: object) -> Decimal | None:
+def cell_bonus(value: object) -> Decimal | None:
     """The cell's amount in whole cents; None when empty or zero. Raises ValueError."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -60,16 +63,21 @@ def _bonus(value: object) -> Decimal | None:
     try:
         amount = parse_amount(text)
     except AmountError:
-        raise ValueError(f"Bonus {_text(value)!r} is not an amount such as 1.50") from None
+        raise ValueError(f"Bonus {cell_text(value)!r} is not an amount such as 1.50") from None
     if amount < 0:
-        raise ValueError(f"Bonus {_text(value)} is negative")
+        raise ValueError(f"Bonus {cell_text(value)} is negative")
     if has_sub_cent(amount):
-        raise ValueError(f"Bonus {_text(value)} has more than two decimals; payments are in whole cents")
+        raise ValueError(f"Bonus {cell_text(value)} has more than two decimals; payments are in whole cents")
     return to_cents(amount) if amount > 0 else None
 
 
 def read_sheet(path: Path, id_column: str) -> list[tuple[int, dict[str, object]]]:
     """(row number, {column: value}) for every non-empty row of the Decisions sheet."""
+    return list(iter_sheet(path, id_column))
+
+
+def iter_sheet(path: Path, id_column: str) -> Iterator[tuple[int, dict[str, object]]]:
+    """`read_sheet` one row at a time (a large sheet need not be held whole)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found.")
@@ -81,15 +89,13 @@ def read_sheet(path: Path, id_column: str) -> list[tuple[int, dict[str, object]]
         if "Decisions" not in wb.sheetnames:
             raise InputError(f"{path}: has no 'Decisions' sheet; sheets: {', '.join(wb.sheetnames)}.")
         rows = wb["Decisions"].iter_rows(values_only=True)
-        header = [_text(c) for c in next(rows, ())]
+        header = [cell_text(c) for c in next(rows, ())]
         missing = [c for c in (id_column, "Decision", "Bonus", "Feedback") if c not in header]
         if missing:
             raise InputError(f"{path}: the Decisions sheet has no column(s) {', '.join(missing)} in its first row.")
-        out = []
         for number, row in enumerate(rows, start=2):
-            if any(_text(v) for v in row):
-                out.append((number, {h: row[i] if i < len(row) else None for i, h in enumerate(header) if h}))
-        return out
+            if any(cell_text(v) for v in row):
+                yield number, {h: row[i] if i < len(row) else None for i, h in enumerate(header) if h}
     finally:
         wb.close()
 
@@ -98,9 +104,11 @@ _STATE_OF = {Decision.APPROVE: State.APPROVED, Decision.REJECT: State.REJECTED}
 
 
 def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings: Settings, path: Path,
-                paid: dict[str, Entry] | None = None) -> EditedPlan:
+                paid: dict[str, Entry] | None = None, *, partial: bool = False) -> EditedPlan:
     """The plan with the sheet's decisions; InputError listing every invalid row.
-    `paid`: the bonuses the ledger has `done`, by submission (they cannot be changed)."""
+    `paid`: the bonuses the ledger has `done`, by submission (they cannot be changed).
+    A plan row the sheet lacks becomes `review`, unless `partial` (only some rows given:
+    the others stay as the plan has them)."""
     paid = paid or {}
     terms = plan.terms
     id_col, who_col, word = terms.columns.submission, terms.columns.participant, terms.submission_word
@@ -110,7 +118,7 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
     edited: dict[str, SubmissionDecision] = {}
     changes: list[str] = []
     for number, cells in rows:
-        aid = restore(_text(cells.get(id_col)))
+        aid = restore(cell_text(cells.get(id_col)))
         where = f"row {number}"
         if not aid:
             problems.append(f"{where}: no {id_col}")
@@ -124,10 +132,10 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
             problems.append(f"{where}: {id_col} {aid} is not a{'n' if word[0] in 'aeiou' else ''} {word} of wave "
                             f"{plan.wave}")
             continue
-        worker = restore(_text(cells.get(who_col)))
+        worker = restore(cell_text(cells.get(who_col)))
         if worker and worker != d.participant_id:
             problems.append(f"{where}: {who_col} {worker} does not match the wave's {d.participant_id} for {aid}")
-        raw = _text(cells.get("Decision")).lower()
+        raw = cell_text(cells.get("Decision")).lower()
         valid = True  # collect every problem of the row before giving up on it
         try:
             decision = Decision(raw)
@@ -135,13 +143,17 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
             problems.append(f"{where}: Decision {raw!r} is not approve, reject or review")
             valid = False
         try:
-            bonus = _bonus(cells.get("Bonus"))
+            bonus = cell_bonus(cells.get("Bonus"))
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
             valid = False
         if not valid:
             continue
-        if decision is not d.decision and d.state is not State.PENDING and _STATE_OF.get(decision) is not d.state:
+        # Rejected work set to approve overrides the rejection (SPEC §9: MTurk's OverrideRejection;
+        # Prolific: its rejection reversed, then approved).
+        override = d.state is State.REJECTED and decision is Decision.APPROVE
+        if decision is not d.decision and d.state is not State.PENDING and _STATE_OF.get(decision) is not d.state \
+                and not override:
             problems.append(f"{where}: {word} {aid} is already {d.status} on {terms.panel}; its decision cannot be "
                             f"changed here (to {decision.value})")
         done = paid.get(aid)
@@ -149,17 +161,17 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
         if done is not None and done.amount and Decimal(done.amount) != want:
             problems.append(f"{where}: bonus already paid {done.amount} on {done.updated_at[:10]}; it cannot be "
                             f"changed to {fmt(want) or 'none'} here")
-        if bonus is not None and (decision is Decision.REJECT or d.state is State.REJECTED):
+        if bonus is not None and (decision is Decision.REJECT or (d.state is State.REJECTED and not override)):
             problems.append(f"{where}: a bonus goes only to approved work ({aid} is "
                             f"{'rejected' if decision is Decision.REJECT else f'{d.status} on {terms.panel}'})")
         feedback = category = ""
         if decision is Decision.REJECT:
-            feedback = restore(_text(cells.get("Feedback"))) or settings.rules.reject_feedback
+            feedback = restore(cell_text(cells.get("Feedback"))) or settings.rules.reject_feedback
             problem = settings.panel.feedback_problem(feedback)
             if problem:
                 problems.append(f"{where}: Feedback {problem}")
             if terms.rejection_categories is not None:
-                category = _text(cells.get("RejectionCategory")).upper() or rejection_category(d.reasons, terms)
+                category = cell_text(cells.get("RejectionCategory")).upper() or rejection_category(d.reasons, terms)
                 if category not in terms.category_values:
                     problems.append(f"{where}: RejectionCategory {category!r} is not one of "
                                     f"{', '.join(terms.category_values)}")
@@ -175,9 +187,14 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
         if change:
             changes.append(f"row {number} {aid}: " + "; ".join(change))
             d = dataclasses.replace(d, decision=decision, bonus=bonus, feedback=feedback, rejection_category=category,
-                                    notes=[*d.notes, "edited in the workbook: " + "; ".join(change)])
+                                    notes=[*d.notes, "edited in the workbook: " + "; ".join(change)],
+                                    written=tool_cells(d))
+        if override and OVERRIDE_REASON not in d.reasons:
+            d = dataclasses.replace(d, reasons=[*d.reasons, OVERRIDE_REASON],
+                                    notes=[*d.notes, f"approving overrides the rejection on {terms.panel}"])
         edited[aid] = d
-    problems += _over_cap(edited, seen, settings)
+    problems += _over_cap({d.submission_id: d for d in plan.decisions} | edited if partial else edited, seen,
+                          settings)
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems)
         raise InputError(f"{path}: {len(problems)} problem(s) in the Decisions sheet; nothing was sent:\n{shown}")
@@ -186,11 +203,13 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
     for d in plan.decisions:
         if d.submission_id in edited:
             decisions.append(edited[d.submission_id])
+        elif partial:
+            decisions.append(d)
         else:
             decisions.append(dataclasses.replace(d, decision=Decision.REVIEW, feedback="", notes=[*d.notes, MISSING_NOTE]))
     new = dataclasses.replace(plan, decisions=decisions, qualifications=qualifications_for(decisions, settings))
     new.warnings = plan_warnings(new, settings, plan.now)
-    return EditedPlan(new, changes, len(plan.decisions) - len(edited))
+    return EditedPlan(new, changes, 0 if partial else len(plan.decisions) - len(edited))
 
 
 def _over_cap(edited: dict[str, SubmissionDecision], rows: dict[str, int], settings: Settings) -> list[str]:
@@ -201,9 +220,11 @@ def _over_cap(edited: dict[str, SubmissionDecision], rows: dict[str, int], setti
     last: dict[str, int] = {}
     for aid, d in edited.items():
         if d.decision is Decision.APPROVE and d.bonus:
-            totals[d.participant_id] += d.bonus
-            last[d.participant_id] = rows[aid]
-    return [f"row {last[w]}: bonuses to participant {w} total {fmt(t)}, above [bonus] max_per_worker {fmt(cap)}"
+            # The cap is on performance bonuses: a fair-pay top-up is not counted against it.
+            totals[d.participant_id] += d.bonus - min(d.top_up or Decimal(0), d.bonus)
+            if aid in rows:
+                last[d.participant_id] = rows[aid]
+    return [f"row {last.get(w, '?')}: bonuses to participant {w} total {fmt(t)}, above [bonus] max_per_worker {fmt(cap)}"
             for w, t in totals.items() if t > cap]
 
 

@@ -6,7 +6,10 @@ outcome unknown), `done` (with the request id), `failed` (with the error: nothin
 the next run sends it again) and `skipped` (the panel's state forbids it, e.g. approving
 work someone rejected). A bonus also records the id that pays it (`batch_id`: Prolific's
 bonus set-up, MTurk's request token) *before* it is paid, so a pay whose answer was lost is
-settled from what the panel shows, never sent again blindly.
+settled from what the panel shows, never sent again blindly; a compensation task records
+the group that limits it to its participant the same way. The close-out's other steps
+(overrides, revokes, invitations, compensation tasks, expiries: SPEC §9) are new `kind`
+values in the same table.
 
 Every change is its own committed transaction in WAL mode: a killed process loses nothing
 it had recorded. WAL with synchronous=NORMAL survives process crashes; only a power cut can
@@ -30,6 +33,8 @@ from pathlib import Path
 
 from bridge.apply.actions import Action
 from bridge.errors import InputError, SafetyRefusal
+from bridge.files import disk_message
+from bridge.redact import redact
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
 FINAL = frozenset({DONE, SKIPPED})
@@ -96,21 +101,45 @@ class Ledger:
         self.wave = wave
         self._lock = threading.Lock()
         self._lock_file: int | None = None
+        self._check_is_a_ledger()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
                 self._take_lock()
             # isolation_level=None: autocommit, so each statement below commits at once.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "actions" not in tables:  # before anything changes the file
+                self._db.close()
+                raise InputError(self._not_ours("a database of another program"))
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self._release_lock()
-            raise InputError(f"{self.path}: cannot open the ledger ({exc}). Is it another kind of file?") from None
+            raise InputError(f"{self.path}: cannot open the ledger ({exc}). It is left as it is; if it is not the "
+                             "wave's ledger, set [output] ledger to another path.") from None
         except OSError as exc:
             self._release_lock()
-            raise InputError(f"{self.path}: cannot open the ledger: {exc.strerror}.") from None
+            raise InputError(disk_message(self.path, "ledger", exc)) from None
+        except InputError:
+            self._release_lock()
+            raise
+
+    def _not_ours(self, what: str) -> str:
+        return (f"{self.path}: is {what}, not a survey-bridge ledger; it is left as it is. Set [output] ledger "
+                "(or move the file) so the ledger goes elsewhere.")
+
+    def _check_is_a_ledger(self) -> None:
+        """Never write into a file that is not a ledger (SPEC §10): an existing file must be
+        an SQLite database (its header says so)."""
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: [output] ledger is a folder; name a file such as wave.ledger.sqlite.")
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                raise InputError(self._not_ours("another kind of file"))
 
     def _take_lock(self) -> None:
         lock_path = self.path.with_name(self.path.name + ".lock")
@@ -180,6 +209,13 @@ class Ledger:
                 self._db.execute("ROLLBACK")
                 raise
 
+    def note_batch(self, action: Action, batch_id: str) -> None:
+        """Record, on an action already pending, the id it goes through (a compensation
+        task's group) before the call that uses it."""
+        with self._lock:
+            self._db.execute("UPDATE actions SET batch_id = ?, updated_at = ? WHERE key = ?",
+                             (batch_id, _now(), self.key(action)))
+
     def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> None:
         """Record the outcome (done / failed / skipped / still pending), inserting the row if
         it is new. The amount is the action's: for a bonus found already paid, what the
@@ -193,7 +229,7 @@ class Ledger:
                 "ON CONFLICT (key) DO UPDATE SET status = excluded.status, request_id = excluded.request_id, "
                 "amount = excluded.amount, detail = excluded.detail, updated_at = excluded.updated_at",
                 (self.key(a), self.environment, self.wave, a.kind.value, a.submission_id, a.participant_id,
-                 a.task_id, a.group_id, a.amount_text, status, request_id, detail[:1000], _now()),
+                 a.task_id, a.group_id, a.amount_text, status, request_id, redact(detail)[:1000], _now()),
             )
 
     def close(self) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from bridge.apply.actions import LABELS, Action, Kind, plan_actions
-from bridge.apply.executor import Executor, Progress
+from bridge.apply.actions import CORE_KINDS, LABELS, Action, Kind, plan_actions
+from bridge.apply.executor import Executor, Outcomes, Progress
 from bridge.apply.ledger import DONE, FAILED, PENDING, SKIPPED, Entry, Ledger
-from bridge.apply.market import Marketplace, MarketplaceError
+from bridge.apply.market import Marketplace, MarketplaceError, Words
 from bridge.config import Settings
 from bridge.cost import Cost, plan_cost
 from bridge.errors import ApplyError, InputError, SafetyRefusal, SourceError
@@ -49,9 +49,10 @@ class Preflight:
     def lines(self) -> list[str]:
         c, cur = self.cost, self.currency
         lines = [f"{self.where[0].upper()}{self.where[1:]}" + (": REAL MONEY" if self.environment == "production" else "")]
-        lines.append("To send: " + ", ".join(f"{self.to_send[k]} {LABELS[k]}" for k in Kind)
+        lines.append("To send: " + ", ".join(f"{self.to_send[k]} {LABELS[k]}" for k in Kind
+                                             if k in CORE_KINDS or self.to_send[k])
                      + (f" ({self.already_done} already done)" if self.already_done else ""))
-        lines.append(f"Cost: rewards {fmt(c.rewards)} + bonuses {fmt(c.bonuses)} + fees {fmt(c.fees)} = "
+        lines.append(f"Cost: rewards {fmt(c.rewards)} + bonuses {fmt(c.bonuses)} + {_compensation(c)}fees {fmt(c.fees)} = "
                      f"{fmt(c.total)} {cur}; account balance {fmt(self.balance)} {cur}")
         return lines + [f"warning: {w}" for w in self.warnings]
 
@@ -68,11 +69,21 @@ class ApplyResult:
     currency: str = "USD"
     warnings: list[str] = dataclasses.field(default_factory=list)  # the preflight's
     workbook_error: str = ""  # the workbook could not be rewritten (the ledger has it all)
+    sent: Counter[Kind] = dataclasses.field(default_factory=Counter)  # done in this run
+    sent_bonus_total: Decimal = Decimal("0.00")  # bonuses paid in this run
+
+    def _counts(self, d: Counter[Kind], bonus_total: Decimal) -> str:
+        return (f"{d[Kind.APPROVE]} approvals, {d[Kind.REJECT]} rejections, {d[Kind.BONUS]} bonuses "
+                f"({fmt(bonus_total)} {self.currency}), {d[Kind.GRANT]} qualification grants"
+                + "".join(f", {d[k]} {LABELS[k]}" for k in Kind if k not in CORE_KINDS and d[k]))
+
+    def sent_line(self) -> str:
+        """What this run sent (and the panel accepted)."""
+        return f"Sent this run: {self._counts(self.sent, self.sent_bonus_total)}."
 
     def summary_line(self) -> str:
-        d = self.done
-        line = (f"Applied: {d[Kind.APPROVE]} approvals, {d[Kind.REJECT]} rejections, {d[Kind.BONUS]} bonuses "
-                f"({fmt(self.bonus_total)} {self.currency}), {d[Kind.GRANT]} qualification grants; ")
+        """Running totals for the wave: every run's actions, from the ledger."""
+        line = f"Applied: {self._counts(self.done, self.bonus_total)}; "
         if self.skipped:
             line += f"{len(self.skipped)} skipped, "
         return line + f"{len(self.failed)} failed."
@@ -86,7 +97,7 @@ class ApplyResult:
             first = self.failed[0]
             problems.append(
                 f"{len(self.failed)} action(s) failed ({listed}); e.g. {first.kind} "
-                f"{first.submission_id or first.participant_id}: "
+                f"{first.submission_id or first.participant_id or first.task_id}: "
                 f"{first.detail}. The ledger keeps what succeeded; run the same command again to retry the rest "
                 + ("(the ledger lists each one)." if self.workbook_error else "(the Log sheet lists each one).")
             )
@@ -100,14 +111,22 @@ class ApplyResult:
 
 
 def _remaining_cost(plan: Plan, ledger: Ledger, final: set[str]) -> Cost:
-    """plan_cost of what is not yet done: approvals done count as approved, bonuses done as paid."""
+    """plan_cost of what is not yet done: approvals (and overrides) done count as approved,
+    bonuses and compensations done as paid."""
     decisions = []
     for d in plan.decisions:
-        approved = ledger.key(Action(Kind.APPROVE, d.submission_id)) in final
+        approved = any(ledger.key(Action(k, d.submission_id)) in final for k in (Kind.APPROVE, Kind.OVERRIDE))
         paid = ledger.key(Action(Kind.BONUS, d.submission_id)) in final
         decisions.append(dataclasses.replace(d, state=State.APPROVED if approved else d.state,
                                              bonus=None if paid else d.bonus))
-    return plan_cost(dataclasses.replace(plan, decisions=decisions))
+    compensations = [c for c in plan.compensations
+                     if ledger.key(Action(Kind.COMPENSATE, participant_id=c.participant_id)) not in final]
+    return plan_cost(dataclasses.replace(plan, decisions=decisions, compensations=compensations))
+
+
+def _compensation(cost: Cost) -> str:
+    """The compensation term of a cost sum, when there is one."""
+    return f"compensation {fmt(cost.compensation)} + " if cost.compensations else ""
 
 
 def paid_bonus_conflicts(plan: Plan, actions: list[Action], ledger: Ledger) -> list[tuple[str, Entry, Decimal | None]]:
@@ -138,7 +157,7 @@ def preflight(plan: Plan, actions: list[Action], market: Marketplace, ledger: Le
     final = {k for k, e in entries.items() if e.status in (DONE, SKIPPED)}
     todo = [a for a in actions if ledger.key(a) not in final]
     cost = _remaining_cost(plan, ledger, final)
-    for gid in sorted({a.group_id for a in todo if a.kind is Kind.GRANT}):
+    for gid in sorted({a.group_id for a in todo if a.kind in (Kind.GRANT, Kind.REVOKE)}):
         if not market.group_exists(gid):
             raise InputError(f"[qualifications] {gid}: no such {plan.terms.group_word} in {market.where}"
                              f"{market.group_hint}. Nothing was sent.")
@@ -151,7 +170,7 @@ def preflight(plan: Plan, actions: list[Action], market: Marketplace, ledger: Le
     if cost.total > balance:
         raise SafetyRefusal(
             f"The account balance ({fmt(balance)} {pre.currency}) cannot cover this run: rewards "
-            f"{fmt(cost.rewards)} + bonuses {fmt(cost.bonuses)} + fees {fmt(cost.fees)} = {fmt(cost.total)} "
+            f"{fmt(cost.rewards)} + bonuses {fmt(cost.bonuses)} + {_compensation(cost)}fees {fmt(cost.fees)} = {fmt(cost.total)} "
             f"{pre.currency}. Nothing was sent."
         )
     return pre
@@ -185,12 +204,12 @@ def apply_plan(
             where = market.where
             raise SourceError(f"{where[0].upper()}{where[1:]} did not answer the checks before sending ({exc}). "
                               "Nothing was sent; run the command again.") from None
-        sent_now = 0
+        outcomes = Outcomes()
         if not pre.nothing_to_send:
             if not confirm(pre):
                 raise SafetyRefusal("Not confirmed: nothing was sent.")
             try:
-                sent_now = Executor(market, ledger, progress=progress).run(actions).attempted
+                outcomes = Executor(market, ledger, progress=progress).run(actions)
             except Exception as exc:  # a bug or a broken ledger: stop, but as an apply failure (exit 2)
                 raise ApplyError(
                     f"Applying stopped on an unexpected error ({type(exc).__name__}: {exc}). The ledger keeps what "
@@ -200,19 +219,35 @@ def apply_plan(
             balance: Decimal | None = market.account_balance()
         except MarketplaceError:
             balance = None
-        result = _result(actions, ledger, sent_now, balance, workbook)
+        result = _result(actions, ledger, outcomes, balance, workbook)
         result.currency = plan.terms.currency
         result.warnings = pre.warnings
         log = log_rows(ledger, market.words.group)
+        plan = status_now(plan, ledger, market.words)
     try:
         write_workbook(plan, workbook, log=log,
-                       balance=fmt(balance) if balance is not None else f"unknown ({market.panel} did not answer)")
+                       balance=balance if balance is not None else f"unknown ({market.panel} did not answer)")
     except InputError as exc:  # money moved: keep the result, report the workbook after it
         result.workbook_error = str(exc)
     return result
 
 
-def _result(actions: list[Action], ledger: Ledger, sent_now: int, balance: Decimal | None,
+def status_now(plan: Plan, ledger: Ledger, words: Words) -> Plan:
+    """The plan with each submission's state as the panel now has it, after the approvals
+    and rejections the ledger has done (SPEC 4.2: the status column shows it)."""
+    entries = ledger.entries()
+    decisions = []
+    for d in plan.decisions:
+        for kind, state in ((Kind.APPROVE, State.APPROVED), (Kind.REJECT, State.REJECTED),
+                            (Kind.OVERRIDE, State.APPROVED)):
+            e = entries.get(ledger.key(Action(kind, d.submission_id)))
+            if e is not None and e.status == DONE and (d.state is State.PENDING or kind is Kind.OVERRIDE):
+                d = dataclasses.replace(d, state=state, status=words.of(state))
+        decisions.append(d)
+    return dataclasses.replace(plan, decisions=decisions)
+
+
+def _result(actions: list[Action], ledger: Ledger, outcomes: Outcomes, balance: Decimal | None,
             workbook: Path) -> ApplyResult:
     entries = ledger.entries()
     mine = [entries[k] for k in (ledger.key(a) for a in actions) if k in entries]
@@ -225,7 +260,12 @@ def _result(actions: list[Action], ledger: Ledger, sent_now: int, balance: Decim
     failed += [Entry(ledger.key(a), a.kind.value, a.submission_id, a.participant_id, a.task_id, a.group_id,
                      a.amount_text, FAILED, "", "not sent", 0, "") for a in missing]
     skipped = [e for e in mine if e.status == SKIPPED]
-    return ApplyResult(done, bonus_total, failed, skipped, sent_now, balance, Path(workbook))
+    result = ApplyResult(done, bonus_total, failed, skipped, outcomes.attempted, balance, Path(workbook))
+    now_done = [entries[k] for k, (status, _) in outcomes.results.items() if status == DONE and k in entries]
+    result.sent = Counter(Kind(e.kind) for e in now_done)
+    result.sent_bonus_total = sum((Decimal(e.amount) for e in now_done if e.kind == Kind.BONUS and e.amount),
+                                  Decimal("0.00"))
+    return result
 
 
 def log_rows(ledger: Ledger, group_word: str = "group") -> list[LogRow]:
@@ -235,8 +275,13 @@ def log_rows(ledger: Ledger, group_word: str = "group") -> list[LogRow]:
     rows = []
     for e in entries:
         detail = e.detail or (f"RequestId {e.request_id}" if e.request_id else "")
-        if e.kind == Kind.GRANT:
+        if e.kind in (Kind.GRANT, Kind.REVOKE):
             detail = f"{group_word} {e.group_id}" + (f"; {detail}" if detail else "")
+        elif e.kind == Kind.COMPENSATE and e.batch_id and e.batch_id not in detail:
+            made = f"paid by {e.batch_id}" if e.submission_id else f"{group_word} {e.batch_id} ({e.group_id})"
+            detail = made + (f"; {detail}" if detail else "")
+        elif e.kind == Kind.EXPIRE and e.task_id not in detail:
+            detail = e.task_id + (f": {detail}" if detail else "")
         elif e.batch_id and e.kind == Kind.BONUS and e.batch_id not in detail:
             detail = f"paid by {e.batch_id}" + (f"; {detail}" if detail else "")
         rows.append(LogRow(e.kind, e.submission_id, e.participant_id, e.amount, e.status, detail, e.updated_at))

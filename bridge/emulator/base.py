@@ -9,11 +9,14 @@ delayed ACKs caps a keep-alive client at a few dozen calls per second).
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -153,3 +156,36 @@ class Serving:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+
+def seed_spec(option: str, spec: str, form: str, example: str, valid: Callable[[str], bool]) -> tuple[str, str]:
+    """`ID=FILE` of a --seed-* option, checked: (id, file); SourceError naming the option,
+    the `form` expected and an `example`."""
+    from bridge.errors import SourceError
+
+    ident, sep, file = (spec or "").partition("=")
+    ident, file = ident.strip(), file.strip()
+    if not sep or not file or not valid(ident):
+        raise SourceError(f"{option} {spec!r} is not {form} (e.g. {example}).")
+    if not Path(file).is_file():
+        raise SourceError(f"{option} {spec!r}: the file {file} does not exist.")
+    return ident, file
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that answers JSON (or nothing) and logs nothing: library code stays quiet."""
+
+    def send_json(self, status: int, payload: object, headers: dict[str, str] | None = None,
+                  content_type: str = "application/json") -> None:
+        data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if payload is not None:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass

@@ -36,11 +36,10 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterable, Mapping
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
-from bridge.emulator.base import Fault, Faults, Serving
+from bridge.emulator.base import Fault, Faults, QuietHandler, Serving, seed_spec
 from bridge.emulator.qualtrics_export import (
     FORMATS,
     IN_PROGRESS_PREFIX,
@@ -364,7 +363,7 @@ def _error(status: int, message: str, code: str | None = None):
     return _json(status, {"meta": meta})
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     server_version = "qualtrics-emulator"
 
@@ -386,9 +385,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
-    def log_message(self, format: str, *args) -> None:  # keep the test and CLI output clean
-        pass
-
 
 QualtricsEmulator.handler_class = _Handler  # defined after the emulator it serves
 
@@ -397,12 +393,8 @@ def add_cli_surveys(emu: QualtricsEmulator, specs: list[str]) -> list[str]:
     """Seed `emu` from `SV_ID=FILE.csv` strings (the CLI's --seed-survey); returns the ids."""
     ids = []
     for spec in specs:
-        survey_id, sep, file = (spec or "").partition("=")
-        survey_id, file = survey_id.strip(), file.strip()
-        if not sep or not file or not SURVEY_ID.match(survey_id):
-            raise SourceError(f"--seed-survey {spec!r} is not SV_ID=FILE.csv (e.g. SV_3gbwq8aJgqPwQDP=exports/wave3.csv).")
-        if not Path(file).is_file():
-            raise SourceError(f"--seed-survey {spec!r}: the file {file} does not exist.")
+        survey_id, file = seed_spec("--seed-survey", spec, "SV_ID=FILE.csv", "SV_3gbwq8aJgqPwQDP=exports/wave3.csv",
+                                    lambda i: SURVEY_ID.match(i) is not None)
         emu.add_survey(survey_id, file)
         ids.append(survey_id)
     return ids

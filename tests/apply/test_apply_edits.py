@@ -99,7 +99,7 @@ def test_edited_decisions_are_applied(wave: Path, workbook: Path, emu, tmp_path:
     log = sheet(workbook, "Log")
     assert {r["Status"] for r in log} == {"done"}
     decisions = {r["AssignmentId"]: r for r in sheet(workbook, "Decisions")}
-    assert decisions[chosen["reviewed"]]["Decision"] == "approve" and decisions[chosen["reviewed"]]["Bonus"] == "1.25"
+    assert decisions[chosen["reviewed"]]["Decision"] == "approve" and decisions[chosen["reviewed"]]["Bonus"] == 1.25
 
 
 def test_invalid_edits_are_all_reported_and_nothing_is_sent(wave: Path, workbook: Path, emu):
@@ -183,9 +183,10 @@ def test_a_decision_mturk_no_longer_allows_cannot_be_edited(wave: Path, emu, tmp
     at = {}
 
     def change(ws, rows):
-        at["rejected"] = rows[rejected.submission_id]["AssignmentId"].row
-        rows[rejected.submission_id]["Decision"].value = "approve"  # cannot be: MTurk has it Rejected
-        rows[reviewed.submission_id]["Decision"].value = "approve"  # agrees with MTurk: accepted
+        at["approved"] = rows[reviewed.submission_id]["AssignmentId"].row
+        rows[rejected.submission_id]["Decision"].value = "reject"  # agrees with MTurk: accepted
+        rows[reviewed.submission_id]["Decision"].value = "reject"  # cannot be: MTurk has it Approved
+        # (Rejected work set to approve is an override of the rejection: tests/apply/test_apply_mturk_steps.py.)
 
     edit(workbook, change)
     calls = sum(emu.calls.values())
@@ -194,7 +195,7 @@ def test_a_decision_mturk_no_longer_allows_cannot_be_edited(wave: Path, emu, tmp
 
     assert result.exit_code == 1, result.output
     assert "1 problem(s) in the Decisions sheet; nothing was sent" in result.output
-    assert (f"row {at['rejected']}: assignment {rejected.submission_id} is already Rejected on MTurk; its decision "
+    assert (f"row {at['approved']}: assignment {reviewed.submission_id} is already Approved on MTurk; its decision "
             "cannot be changed here") in result.output
     assert sum(emu.calls.values()) == calls
 
@@ -206,10 +207,10 @@ def test_a_paid_bonus_cannot_be_edited(wave: Path, emu):
 
     def change(ws, rows):
         for aid, cells in rows.items():
-            if cells["Decision"].value == "approve" and cells["Bonus"].value == "0.50" and "raised" not in at:
+            if cells["Decision"].value == "approve" and cells["Bonus"].value == 0.5 and "raised" not in at:
                 at["raised"] = cells["AssignmentId"].row
                 cells["Bonus"].value = "2.99"
-            elif cells["Decision"].value == "approve" and cells["Bonus"].value == "1.00" and "cleared" not in at:
+            elif cells["Decision"].value == "approve" and cells["Bonus"].value == 1.0 and "cleared" not in at:
                 at["cleared"] = cells["AssignmentId"].row
                 cells["Bonus"].value = None
 

@@ -220,7 +220,7 @@ def test_a_bonus_paid_by_hand_with_another_amount_is_left_for_a_person(wave: Pat
     assert [b.amount for b in emu.bonuses if b.assignment_id == d.submission_id] == [Decimal("0.25")]
     log = {(r["Action"], r["AssignmentId"]): r for r in sheet(load_config(wave).workbook_path, "Log")}
     row = log[("bonus", d.submission_id)]
-    assert (row["Amount"], row["Status"]) == ("0.25", "failed") and why in row["Detail"]
+    assert (row["Amount"], row["Status"]) == (0.25, "failed") and why in row["Detail"]
 
     # Never sent automatically: the next run says the same again.
     again = run("close-out", wave, "--apply", "--yes", *NOW_ARG)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from mturk_support import OTHER_WORKER, WORKER
 
 from bridge.panels.mturk.emulator.state import answers_xml

@@ -30,10 +30,9 @@ import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler
 from typing import Any, TextIO
 
-from bridge.emulator.base import Fault, Faults, Serving
+from bridge.emulator.base import Fault, Faults, QuietHandler, Serving
 from bridge.panels.mturk.emulator.ops import OPERATIONS, VALIDATION_ANSWERS
 from bridge.panels.mturk.emulator.seeding import DEFAULT_ASSIGNMENT_DURATION, Seeding  # noqa: F401
 from bridge.panels.mturk.emulator.state import (
@@ -171,7 +170,7 @@ class MTurkEmulator(Seeding, Serving):
         body["TurkErrorCode"] = "AWS.ServiceUnavailable"
         return 500, body
 
-class MTurkRequestHandler(BaseHTTPRequestHandler):
+class MTurkRequestHandler(QuietHandler):
     """HTTP/1.1 keep-alive front of `MTurkEmulator.handle`."""
 
     protocol_version = "HTTP/1.1"
@@ -205,16 +204,7 @@ class MTurkRequestHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_PATCH = _not_post  # noqa: N815
 
     def _reply(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Type", CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # library code stays quiet
+        self.send_json(status, payload, {"x-amzn-RequestId": str(uuid.uuid4())}, content_type=CONTENT_TYPE)
 
 
 MTurkEmulator.handler_class = MTurkRequestHandler  # defined after the emulator it serves

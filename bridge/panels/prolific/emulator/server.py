@@ -28,13 +28,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from bridge.emulator.base import Fault, Faults, Serving
-from bridge.errors import SourceError
+from bridge.emulator.base import Fault, Faults, QuietHandler, Serving, seed_spec
 from bridge.panels.prolific.emulator.routes import Request, resolve
 from bridge.panels.prolific.emulator.records import (
     COMPLETED_STATUSES,
@@ -387,7 +384,7 @@ class ProlificEmulator(Serving):
         return status, answer
 
 
-class ProlificRequestHandler(BaseHTTPRequestHandler):
+class ProlificRequestHandler(QuietHandler):
     """HTTP/1.1 keep-alive front of `ProlificEmulator.handle`."""
 
     protocol_version = "HTTP/1.1"
@@ -410,16 +407,7 @@ class ProlificRequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
 
     def _reply(self, status: int, payload: Any) -> None:
-        data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        if payload is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # library code stays quiet
+        self.send_json(status, payload)
 
 
 ProlificEmulator.handler_class = ProlificRequestHandler  # defined after the emulator it serves
@@ -429,13 +417,9 @@ def add_cli_exports(emu: ProlificEmulator, specs: Iterable[str]) -> list[str]:
     """Seed `emu` from `STUDY_ID=EXPORT.csv` strings (the CLI's --seed-prolific); returns the ids."""
     ids = []
     for spec in specs:
-        study_id, sep, file = (spec or "").partition("=")
-        study_id, file = study_id.strip(), file.strip()
-        if not sep or not study_id or not file or any(c.isspace() for c in study_id):
-            raise SourceError(f"--seed-prolific {spec!r} is not STUDY_ID=EXPORT.csv "
-                              "(e.g. 6543f00dc0ffee0123456789=prolific_export_6543.csv).")
-        if not Path(file).is_file():
-            raise SourceError(f"--seed-prolific {spec!r}: the file {file} does not exist.")
+        study_id, file = seed_spec("--seed-prolific", spec, "STUDY_ID=EXPORT.csv",
+                                   "6543f00dc0ffee0123456789=prolific_export_6543.csv",
+                                   lambda i: bool(i) and not any(c.isspace() for c in i))
         emu.seed_export(study_id, file)
         ids.append(study_id)
     return ids
