@@ -5,43 +5,17 @@ from __future__ import annotations
 
 import http.client
 import json
-from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
-from bridge.emulator.base import Fault, Faults
+from fakes import START, FakeClock, ScriptedFaults  # noqa: F401 - re-exported to the tests
 
-START = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 WORKER = "AWORKERONE1"
 OTHER_WORKER = "AWORKERTWO2"
 
 _session = boto3.session.Session()  # one session: building clients from it is cheap
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: datetime = START):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-class ScriptedFaults(Faults):
-    """Faults decided by a script (then none), so fault tests do not depend on chance."""
-
-    def __init__(self, *script: Fault):
-        super().__init__()
-        self.script = list(script)
-
-    def decide(self) -> Fault:
-        return self.script.pop(0) if self.script else Fault.NONE
 
 
 def make_client(url: str, retries: int = 0):

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "prolific_emulator"))
 
-from openapi_support import check_exchanges, openapi_spec  # noqa: E402
+from openapi_support import assert_conform  # noqa: E402
 from prolific_apply_support import FaultyEmulator  # noqa: E402
 
 
@@ -26,15 +26,9 @@ def started():
 
 @pytest.fixture(autouse=True)
 def answers_conform_to_openapi(started):
+    """After each test, every exchange of its emulators against prolific-openapi.yml."""
     yield
-    exchanges = [ex for emu in started for ex in emu.exchanges]
-    if not exchanges:
-        return
-    spec = openapi_spec(skip=False)
-    if spec is None:
-        return
-    problems = check_exchanges(spec, exchanges)
-    assert not problems, "answers that do not conform to prolific-openapi.yml:\n" + "\n".join(problems)
+    assert_conform(started)
 
 
 @pytest.fixture

@@ -167,3 +167,17 @@ def check_exchange(spec: Spec, ex: Any) -> list[str]:
 
 def check_exchanges(spec: Spec, exchanges: list) -> list[str]:
     return [p for ex in exchanges for p in check_exchange(spec, ex)]
+
+
+def assert_conform(emulators: list) -> None:
+    """Every exchange the emulators recorded (answers, and the request bodies they accepted)
+    conforms to prolific-openapi.yml; without the file this check is left out on a developer
+    machine and fails under CI (`openapi_spec`)."""
+    exchanges = [ex for emu in emulators for ex in emu.exchanges]
+    if not exchanges:
+        return
+    spec = openapi_spec(skip=False)
+    if spec is None:
+        return
+    problems = check_exchanges(spec, exchanges)
+    assert not problems, "answers that do not conform to prolific-openapi.yml:\n" + "\n".join(problems)

@@ -3,13 +3,12 @@ session speaking to the emulator, and ids shaped like Prolific's."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import requests
 
-from bridge.emulator.base import Fault, Faults
+from fakes import START, FakeClock, ScriptedFaults  # noqa: F401 - re-exported to the tests
 
-START = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 TOKEN = "test-token"
 CODE = "C1A2B3C4"
 # A rejection message long enough for Prolific (>= 100 characters, FACTS 1.6).
@@ -20,30 +19,6 @@ REJECTION = ("Your submission failed the attention checks included in the survey
 def pid(n: int) -> str:
     """A participant id shaped like Prolific's (24 lowercase hex characters)."""
     return f"5f{n:022x}"
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: datetime = START):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-class ScriptedFaults(Faults):
-    """Faults decided by a script (then none), so fault tests do not depend on chance."""
-
-    def __init__(self, *script: Fault):
-        super().__init__()
-        self.script = list(script)
-
-    def decide(self) -> Fault:
-        return self.script.pop(0) if self.script else Fault.NONE
 
 
 class Api(requests.Session):
