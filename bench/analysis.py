@@ -26,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 NOW = "2026-11-21T12:00:00Z"
 
 
@@ -68,23 +69,6 @@ def bench_close_out(runs: int, baseline: Path | None) -> dict[str, list[float]]:
     return times
 
 
-def make_wave(folder: Path, n: int) -> Path:
-    from bridge.synthetic import clean_wave, write_batch_csv, write_qualtrics_csv
-
-    wave = clean_wave(n, seed=7)
-    write_qualtrics_csv(wave, folder / "survey.csv")
-    write_batch_csv(wave, folder / "batch.csv")
-    config = folder / "wave.toml"
-    config.write_text(
-        '[wave]\nname = "bench"\n[qualtrics]\ncsv = "survey.csv"\ncode_column = "Random ID"\n'
-        'worker_id_column = "workerId"\n[mturk]\ncsv = "batch.csv"\ncode_answer = "surveycode"\n'
-        '[rules]\nmin_duration_seconds = 60\nattention_checks = [ { column = "Q7", expected = "Blue" } ]\n'
-        '[bonus]\ncolumn = "bonus"\nmax_per_worker = "5.00"\n'
-        '[qualifications]\nprev_worker = "3PREV"\neligible_worker = "3ELIG"\n'
-    )
-    return config
-
-
 def child_frame(config: Path) -> dict:
     from datetime import datetime, timezone
 
@@ -112,6 +96,8 @@ def child_frame(config: Path) -> dict:
 def bench_frame(n: int, rounds: int) -> list[dict]:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        from pipeline import make_wave  # the 20,000-row wave bench/pipeline.py closes out
+
         config = make_wave(Path(tmp), n)
         for _ in range(rounds):
             out = subprocess.run([sys.executable, __file__, "--child", str(config)],
