@@ -1,4 +1,4 @@
-"""Benchmark: what the data for analysis (issue 13, bridge.analysis) costs.
+"""Benchmark: what the data for analysis (issue 13, bridge.responses) costs.
 
 1. The whole-process time of the 52-row sample close-out (`python -m bridge close-out
    sample_data/wave.toml`, on a copy), median of `--runs` (10) runs. With `--baseline DIR`
@@ -75,7 +75,8 @@ def child_frame(config: Path) -> dict:
     t0 = time.perf_counter()
     import pandas  # noqa: F401
 
-    from bridge.analysis import guard_analysis, responses_frame, write_responses
+    from bridge.analysis import responses_frame
+    from bridge.responses import guard_analysis, write_responses
     from bridge.closeout import plan_wave
     from bridge.config import load_config
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from bridge.apply import apply_plan, plan_actions
 from bridge.panels.mturk.adapter import connect  # noqa: E402
-from bridge.apply.actions import Kind
+from bridge.actions import Kind
 from bridge.panels.mturk.adapter import bonus_token  # noqa: E402
 from bridge.closeout import plan_wave  # noqa: E402
 from bridge.config import load_config  # noqa: E402
@@ -204,7 +204,7 @@ def prolific_wave(latency_ms: float, n: int):
     """A fresh emulator (started, 50 ms a call) with one study of `n` submissions awaiting
     review, two participant groups, and the actions a close-out sends: n approvals, a bonus
     for every other submission, every participant into both groups."""
-    from bridge.apply.actions import Action
+    from bridge.actions import Action
     from bridge.panels.prolific.emulator import ProlificEmulator
 
     emu = ProlificEmulator(token=P_TOKEN, latency_ms=latency_ms).__enter__()

@@ -83,7 +83,7 @@ def child_closeout(folder: Path) -> tuple[float, dict[str, float]]:
 
     from bridge.closeout import plan_wave
     from bridge.config import load_config
-    from bridge.report import write_workbook
+    from bridge.workbook.write import write_workbook
 
     t0 = time.perf_counter()
     settings = load_config(folder / "wave.toml")

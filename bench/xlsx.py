@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.xlsx import Sheet, write_xlsx  # noqa: E402
+from bridge.workbook.xlsx import Sheet, write_xlsx  # noqa: E402
 
 HEADER = [
     "AssignmentId", "WorkerId", "HITId", "SubmittedCode", "ResponseId", "Match", "Decision", "Bonus",

@@ -110,7 +110,7 @@ def _parse_now(now: Optional[str]) -> datetime:
 def print_summary(console: Console, closeout) -> None:
     """The close-out at a glance: one figure a line (the Summary sheet's own figures, so
     they agree with the workbook), then the warnings and where the workbook is."""
-    from bridge.report import summary_rows
+    from bridge.workbook.write import summary_rows
 
     plan = closeout.plan
     rows, warnings = summary_rows(plan)
@@ -324,7 +324,7 @@ def emulator(
     """Serve the local MTurk emulator (URL on the first line), the Qualtrics emulator
     (`qualtrics: URL` on the second) and the Prolific emulator (`prolific: URL` on the third)
     on 127.0.0.1 until Ctrl-C or SIGTERM. The fault options apply to all three."""
-    from bridge.emulator.serve import serve
+    from bridge.serve import serve
 
     serve(
         port=port, seed_batch=seed_batch, balance=balance, latency_ms=latency_ms, rate_limit=rate_limit,

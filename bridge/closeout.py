@@ -19,7 +19,7 @@ from bridge.config import Settings
 from bridge.errors import SourceError
 from bridge.match import JoinKey, MatchOptions, match_wave
 from bridge.models import Plan, SubmissionTable, SurveyTable
-from bridge.report import write_workbook
+from bridge.workbook.write import write_workbook
 from bridge.rules import build_plan
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
 
@@ -31,7 +31,7 @@ class CloseOut:
     survey: SurveyTable
     submissions: SubmissionTable
     carried: list[str] = field(default_factory=list)  # a person's edits carried over from the workbook
-    analysis: Path | None = None  # the survey responses joined to their outcome (bridge.analysis)
+    analysis: Path | None = None  # the survey responses joined to their outcome (bridge.responses)
     # The API export's CSV, kept when asked (plan_wave(keep_export=True)) so every column
     # can be read again; None when the survey came from [qualtrics] csv. The caller closes it.
     survey_export: BinaryIO | None = None
@@ -123,10 +123,10 @@ def close_out(
     settings: Settings, now: datetime, *, workbook: Path | None = None, env: Mapping[str, str] | None = None
 ) -> CloseOut:
     """`plan_wave`, then write the workbook (default: the config's `[output] workbook`),
-    carrying over the edits a person made in the one already there (`bridge.review`), then
-    the survey responses joined to their outcome (`bridge.analysis`, SPEC §11)."""
-    from bridge.analysis import guard_analysis, write_responses
-    from bridge.review import carry_over, guard_workbook
+    carrying over the edits a person made in the one already there (`bridge.workbook.review`), then
+    the survey responses joined to their outcome (`bridge.responses`, SPEC §11)."""
+    from bridge.responses import guard_analysis, write_responses
+    from bridge.workbook.review import carry_over, guard_workbook
 
     path = Path(workbook or settings.workbook_path)
     guard_workbook(path, settings, key="--workbook" if workbook else "[output] workbook")

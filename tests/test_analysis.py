@@ -1,4 +1,4 @@
-"""Data for analysis (SPEC §11, bridge.analysis): the survey responses joined to their
+"""Data for analysis (SPEC §11, bridge.responses): the survey responses joined to their
 outcome, as the close-out's CSV and as `responses_frame`'s DataFrame, on both panels."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bridge.analysis import PAY_FACTS, responses_frame
 from bridge.closeout import close_out
 from bridge.config import load_config
 from bridge.errors import InputError
-from bridge.report import restore
+from bridge.workbook.write import restore
 
 from paths import REPO, SAMPLE
 
@@ -301,7 +301,7 @@ def test_close_out_does_not_import_pandas(wave):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (wave.parent / "out" / MTURK[2]).exists()
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "bridge.analysis" in imported
+    assert "bridge.responses" in imported
     assert not {m for m in imported if m == "pandas" or m.startswith("pandas.")}
 
 

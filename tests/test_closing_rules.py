@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from builders import NOW, asg, mturk, presp, prolific_settings, resp, settings, study, sub, survey
 
-from bridge.apply.actions import Action, Kind, plan_actions, task_token
-from bridge.apply.edits import apply_edits
+from bridge.actions import Action, Kind, plan_actions, task_token
+from bridge.workbook.edits import apply_edits
 from bridge.cost import plan_cost
 from bridge.errors import ConfigError, InputError
 from bridge.match import match_wave

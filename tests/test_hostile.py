@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from bridge.apply.ledger import Ledger
 from bridge.cli import app
-from bridge.report import restore, safe
+from bridge.workbook.write import restore, safe
 
 from paths import SAMPLE
 
@@ -115,9 +115,9 @@ class FullDisk(io.FileIO):
 
 
 def test_a_failed_workbook_write_leaves_no_zip_to_finish_later(tmp_path, monkeypatch):
-    from bridge.xlsx import write_xlsx
+    from bridge.workbook.xlsx import write_xlsx
 
-    monkeypatch.setattr("bridge.xlsx.open", lambda path, mode: FullDisk(path, mode), raising=False)
+    monkeypatch.setattr("bridge.workbook.xlsx.open", lambda path, mode: FullDisk(path, mode), raising=False)
     unraisable = []  # a zip writer left to finish itself would fail again in its __del__, here
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     try:
@@ -136,7 +136,7 @@ def test_a_full_disk_is_one_message_and_the_previous_workbook_stays(wave, monkey
     before = book.read_bytes()
     files = sorted(p.name for p in book.parent.iterdir())
 
-    monkeypatch.setattr("bridge.xlsx.open", lambda path, mode: FullDisk(path, mode), raising=False)
+    monkeypatch.setattr("bridge.workbook.xlsx.open", lambda path, mode: FullDisk(path, mode), raising=False)
     unraisable = []  # e.g. a zip writer left open, failing again from its __del__
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     result = run("close-out", wave, *NOW)

@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 import pytest
 from openpyxl import load_workbook
 
-from bridge.xlsx import Sheet, write_xlsx
+from bridge.workbook.xlsx import Sheet, write_xlsx
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 

@@ -11,10 +11,11 @@ compares who holds a qualification with the plan, `demo` runs the sample wave on
 emulators.
 """
 
-from bridge.apply.actions import Action, Kind, bonus_key, plan_actions
-from bridge.apply.edits import EditedPlan, load_edited_plan
+from bridge.actions import Action, Kind, bonus_key, plan_actions
+from bridge.apply.edited import load_edited_plan
+from bridge.workbook.edits import EditedPlan
 from bridge.apply.ledger import Ledger
-from bridge.apply.market import Marketplace, MarketplaceError, Outcome, Reply
+from bridge.market import Marketplace, MarketplaceError, Outcome, Reply
 from bridge.apply.run import ApplyResult, Preflight, apply_plan, log_rows, preflight
 
 __all__ = [

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from bridge.apply import stages
-from bridge.apply.actions import LABELS, STAGES, Action, Kind, bonus_key
+from bridge.actions import LABELS, STAGES, Action, Kind, bonus_key
 from bridge.apply.ledger import DONE, FAILED, FINAL, PENDING, SKIPPED, Entry, Ledger
-from bridge.apply.market import Marketplace, MarketplaceError, Outcome, Reply
+from bridge.market import Marketplace, MarketplaceError, Outcome, Reply
 from bridge.models import State
 from bridge.money import fmt
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.apply.market import Marketplace, MarketplaceError
+from bridge.market import Marketplace, MarketplaceError
 from bridge.config import Settings
 from bridge.errors import InputError, SourceError
 from bridge.models import Plan

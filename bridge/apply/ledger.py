@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bridge.apply.actions import Action
+from bridge.actions import Action
 from bridge.errors import InputError, SafetyRefusal
 from bridge.files import disk_message
 from bridge.redact import redact

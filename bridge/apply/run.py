@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from bridge.apply.actions import CORE_KINDS, LABELS, Action, Kind, plan_actions
+from bridge.actions import CORE_KINDS, LABELS, Action, Kind, plan_actions
 from bridge.apply.executor import Executor, Outcomes, Progress
 from bridge.apply.ledger import DONE, FAILED, PENDING, SKIPPED, Entry, Ledger
-from bridge.apply.market import Marketplace, MarketplaceError, Words
+from bridge.market import Marketplace, MarketplaceError, Words
 from bridge.config import Settings
 from bridge.cost import Cost, plan_cost
 from bridge.errors import ApplyError, InputError, SafetyRefusal, SourceError
 from bridge.models import Plan, State
 from bridge.money import fmt
-from bridge.report import LogRow, write_workbook
+from bridge.workbook.write import LogRow, write_workbook
 
 _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
 

@@ -27,9 +27,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from bridge.apply.actions import Action, Kind, task_token
+from bridge.actions import Action, Kind, task_token
 from bridge.apply.ledger import DONE, FAILED, SKIPPED, Entry
-from bridge.apply.market import MarketplaceError, Outcome, Reply
+from bridge.market import MarketplaceError, Outcome, Reply
 
 if TYPE_CHECKING:
     from bridge.apply.executor import Executor, Result

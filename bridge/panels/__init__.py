@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from bridge.apply.market import Marketplace
+    from bridge.market import Marketplace
     from bridge.config import Settings
     from bridge.match import MatchOptions
     from bridge.models import Columns, SubmissionTable, Terms

@@ -292,7 +292,7 @@ def fetch_survey(
     a 429 without Retry-After, a 5xx or a dropped connection (then doubled). `keep` is
     `read_qualtrics_csv`'s: the columns each Response.fields holds (None: all). `export_to`
     (a writable binary file, e.g. a spooled temporary file) also receives the export's CSV as
-    downloaded, rewound, so every column can be read again (`bridge.analysis`).
+    downloaded, rewound, so every column can be read again (`bridge.responses`).
     """
     survey_id = (survey_id or "").strip()
     if not survey_id:

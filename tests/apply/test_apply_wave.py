@@ -24,7 +24,7 @@ from bridge.apply import Ledger, plan_actions
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.cost import plan_cost
-from bridge.report import write_workbook
+from bridge.workbook.write import write_workbook
 
 runner = CliRunner()
 

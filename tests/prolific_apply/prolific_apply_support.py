@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
-from bridge.apply.actions import Action, Kind
+from bridge.actions import Action, Kind
 from bridge.emulator.base import Fault, Faults
 from bridge.panels.prolific.adapter import ProlificMarketplace, connect
 from bridge.panels.prolific.emulator import ProlificEmulator

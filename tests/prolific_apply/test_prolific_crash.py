@@ -95,7 +95,7 @@ CHILD = r'''
 import json, os, signal, sys
 from decimal import Decimal
 from types import SimpleNamespace
-from bridge.apply.actions import Action, Kind
+from bridge.actions import Action, Kind
 from bridge.apply.executor import Executor
 from bridge.apply.ledger import Ledger
 from bridge.panels.prolific import adapter

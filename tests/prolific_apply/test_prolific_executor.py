@@ -20,10 +20,10 @@ from prolific_apply_support import (
     settings_for,
 )
 
-from bridge.apply.actions import Action, Kind
+from bridge.actions import Action, Kind
 from bridge.apply.executor import Executor
 from bridge.apply.ledger import Ledger
-from bridge.apply.market import Outcome
+from bridge.market import Outcome
 from bridge.emulator.base import Fault
 from bridge.errors import InputError
 from bridge.models import State

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from prolific_apply_support import ENV, TOKEN, bonuses, market_for, pid, seed
 from typer.testing import CliRunner
 
-from bridge.apply.actions import Action, Kind
+from bridge.actions import Action, Kind
 from bridge.apply.executor import Executor
 from bridge.apply.ledger import Ledger
 from bridge.cli import app

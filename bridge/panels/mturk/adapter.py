@@ -1,4 +1,4 @@
-"""MTurk behind the `Marketplace` seam (`bridge.apply.market`): exactly the MTurk calls
+"""MTurk behind the `Marketplace` seam (`bridge.market`): exactly the MTurk calls
 applying a plan needs, over a boto3 `mturk` client.
 
 One assignment per call and several calls at once; bonuses carry a deterministic
@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bridge.apply.actions import Action, Kind, bonus_key
-from bridge.apply.market import MarketplaceError, Outcome, Reply, Words
+from bridge.actions import Action, Kind, bonus_key
+from bridge.market import MarketplaceError, Outcome, Reply, Words
 from bridge.models import State
 from bridge.money import fmt
 from bridge.panels.mturk.api import ENDPOINTS, describe_environment, is_local_endpoint, make_mturk_client

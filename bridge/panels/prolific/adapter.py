@@ -1,4 +1,4 @@
-"""Prolific behind the `Marketplace` seam (`bridge.apply.market`): the API v1 calls applying
+"""Prolific behind the `Marketplace` seam (`bridge.market`): the API v1 calls applying
 a plan needs, over `bridge.panels.prolific.http.ProlificHttp`.
 
 - approvals: up to 1,000 ids in one bulk-approve call (FACTS 1.7), which is asynchronous, so
@@ -38,8 +38,8 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bridge.apply.actions import Action, Kind
-from bridge.apply.market import MarketplaceError, Outcome, Reply, Words
+from bridge.actions import Action, Kind
+from bridge.market import MarketplaceError, Outcome, Reply, Words
 from bridge.errors import InputError
 from bridge.models import State
 from bridge.panels.prolific.api import minor_to_major, read_study

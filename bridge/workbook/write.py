@@ -1,14 +1,14 @@
-"""The reconciliation workbook (SPEC §4, §4.1): openpyxl makes the package, `bridge.xlsx` the rows.
+"""The reconciliation workbook (SPEC §4, §4.1): openpyxl makes the package, `bridge.workbook.xlsx` the rows.
 
 Laid out for a PI, on screen and on paper: bold frozen header, autofilter, widths from the
-content, landscape printing one page wide with the header repeated (`bridge.xlsx`); money as
+content, landscape printing one page wide with the header repeated (`bridge.workbook.xlsx`); money as
 number cells shown 0.00, counts as numbers, IDs and codes as text; review rows filled.
 
 Every text cell from outside (IDs, codes, answers, feedback, notes) that starts with `=`,
 `+`, `-`, `@`, tab or CR after Unicode normalisation (fullwidth `＝` counts) is prefixed
 with `'` so no spreadsheet runs it as a formula. A hidden last column of `Decisions`
 (`AsWritten`) keeps each row's editable cells as written, so a later run can tell a
-person's edits from its own (`bridge.review`); it travels with its row when a person sorts. The file is written next to its destination and moved into
+person's edits from its own (`bridge.workbook.review`); it travels with its row when a person sorts. The file is written next to its destination and moved into
 place, so a failure never leaves half a workbook.
 """
 
@@ -30,7 +30,7 @@ from bridge.files import write_atomically
 from bridge.models import Columns, Decision, MatchKind, Plan, State, SubmissionDecision
 from bridge.money import to_cents
 from bridge.redact import redact
-from bridge.xlsx import Sheet, write_xlsx
+from bridge.workbook.xlsx import Sheet, write_xlsx
 
 CREATOR = "survey-bridge"
 SHEETS = ("Summary", "Decisions", "Unmatched responses", "Qualifications", "Log")
@@ -263,7 +263,7 @@ def workbook_sheets(plan: Plan, *, balance: Decimal | str | None = None,
 def write_workbook(plan: Plan, path: Path, *, balance: Decimal | str | None = None,
                    log: Iterable[LogRow] | None = None) -> Path:
     """Write the workbook at `path` (replacing it whole; the caller checks the path is the
-    tool's to replace: `bridge.review.guard_workbook`)."""
+    tool's to replace: `bridge.workbook.review.guard_workbook`)."""
     sheets = workbook_sheets(plan, balance=balance, log=log or ())
     return write_atomically(Path(path), lambda tmp: write_xlsx(tmp, sheets, creator=CREATOR), what="workbook")
 

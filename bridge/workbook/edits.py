@@ -18,24 +18,31 @@ from __future__ import annotations
 import dataclasses
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from bridge.apply.ledger import DONE, Entry, Ledger
 from bridge.config import Settings
 from bridge.errors import InputError
 from bridge.models import OVERRIDE_REASON, Decision, Plan, State, SubmissionDecision
 from bridge.money import AmountError, fmt, has_sub_cent, parse_amount, to_cents
-from bridge.report import restore, tool_cells
+from bridge.workbook.write import restore, tool_cells
 from bridge.rules import plan_warnings, qualifications_for, rejection_category
 
 MISSING_NOTE = "not in the edited Decisions sheet: not applied"
+
+
+class PaidBonus(Protocol):
+    """A bonus already paid (a ledger entry): it cannot be changed by an edit."""
+
+    amount: str
+    updated_at: str
 
 
 @dataclass(slots=True)
@@ -104,7 +111,7 @@ _STATE_OF = {Decision.APPROVE: State.APPROVED, Decision.REJECT: State.REJECTED}
 
 
 def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings: Settings, path: Path,
-                paid: dict[str, Entry] | None = None, *, partial: bool = False) -> EditedPlan:
+                paid: Mapping[str, PaidBonus] | None = None, *, partial: bool = False) -> EditedPlan:
     """The plan with the sheet's decisions; InputError listing every invalid row.
     `paid`: the bonuses the ledger has `done`, by submission (they cannot be changed).
     A plan row the sheet lacks becomes `review`, unless `partial` (only some rows given:
@@ -226,24 +233,3 @@ def _over_cap(edited: dict[str, SubmissionDecision], rows: dict[str, int], setti
                 last[d.participant_id] = rows[aid]
     return [f"row {last.get(w, '?')}: bonuses to participant {w} total {fmt(t)}, above [bonus] max_per_worker {fmt(cap)}"
             for w, t in totals.items() if t > cap]
-
-
-def load_edited_plan(settings: Settings, workbook: Path, now: datetime) -> EditedPlan:
-    """Plan the wave again (same config: its submissions and statuses) and lay the
-    person's edits over it. No workbook is written, so the edited file stays as it is."""
-    from bridge.closeout import plan_wave
-
-    # Read first: a broken file fails before any work.
-    rows = read_sheet(workbook, settings.panel.columns.submission)
-    plan = plan_wave(settings, now).plan
-    return apply_edits(plan, rows, settings, Path(workbook), paid=_paid_bonuses(settings, plan))
-
-
-def _paid_bonuses(settings: Settings, plan: Plan) -> dict[str, Entry]:
-    """The bonuses the wave's ledger has `done`, by submission (none when there is no ledger yet)."""
-    path = settings.ledger_path
-    if not Path(path).exists():
-        return {}
-    environment = settings.panel.canonical_environment(plan.environment)
-    with Ledger(path, environment, plan.wave) as ledger:
-        return {e.submission_id: e for e in ledger.entries().values() if e.kind == "bonus" and e.status == DONE}

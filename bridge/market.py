@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from bridge.models import State
 
 if TYPE_CHECKING:
-    from bridge.apply.actions import Action, Kind
+    from bridge.actions import Action, Kind
 
 
 class Outcome(StrEnum):

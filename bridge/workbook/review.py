@@ -2,7 +2,7 @@
 that is not the tool's (SPEC §10).
 
 The workbook is a working document: a person edits `Decisions` (Decision, Bonus, Feedback,
-RejectionCategory), then runs `apply`. A hidden column (`AsWritten`, see `bridge.report`)
+RejectionCategory), then runs `apply`. A hidden column (`AsWritten`, see `bridge.workbook.write`)
 keeps those cells as the tool wrote them, so a later `close-out` tells the person's edits
 from its own. It carries every edited row over into the new workbook (same submission,
 same edited cells, a note saying so); when an edit cannot be carried (the work was decided
@@ -18,13 +18,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.apply.edits import EditedPlan, apply_edits, cell_bonus, cell_text, iter_sheet
+from bridge.workbook.edits import EditedPlan, apply_edits, cell_bonus, cell_text, iter_sheet
 from bridge.config import Settings
 from bridge.errors import InputError, SafetyRefusal
 from bridge.files import guard_output
 from bridge.models import Plan, SubmissionDecision
 from bridge.money import fmt
-from bridge.report import AS_WRITTEN, CREATOR, EDITABLE, SHEETS, restore
+from bridge.workbook.write import AS_WRITTEN, CREATOR, EDITABLE, SHEETS, restore
 
 _CORE = "docProps/core.xml"
 
