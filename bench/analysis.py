@@ -76,9 +76,9 @@ def child_frame(config: Path) -> dict:
     import pandas  # noqa: F401
 
     from bridge.analysis import responses_frame
-    from bridge.responses import guard_analysis, write_responses
     from bridge.closeout import plan_wave
     from bridge.config import load_config
+    from bridge.responses import guard_analysis, write_responses
 
     t1 = time.perf_counter()
     now = datetime(2026, 11, 21, tzinfo=timezone.utc)

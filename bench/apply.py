@@ -41,13 +41,15 @@ from botocore.config import Config
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bridge.apply import apply_plan, plan_actions
-from bridge.panels.mturk.adapter import connect  # noqa: E402
 from bridge.actions import Kind
-from bridge.panels.mturk.adapter import bonus_token  # noqa: E402
+from bridge.apply import apply_plan, plan_actions
 from bridge.closeout import plan_wave  # noqa: E402
 from bridge.config import load_config  # noqa: E402
 from bridge.money import fmt  # noqa: E402
+from bridge.panels.mturk.adapter import (
+    bonus_token,  # noqa: E402
+    connect,  # noqa: E402
+)
 from bridge.synthetic import clean_wave, write_batch_csv, write_qualtrics_csv  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

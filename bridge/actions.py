@@ -10,7 +10,6 @@ from enum import StrEnum
 
 from bridge.models import Decision, Plan, State
 from bridge.money import fmt
-from bridge.rules import compensation_group_name
 
 
 class Kind(StrEnum):
@@ -82,6 +81,12 @@ def task_token(environment: str, wave: str, participant_id: str) -> str:
     most 64 characters): 64 hex characters from the canonical environment, the wave and the
     participant, so the same participant's task always carries the same token."""
     return hashlib.sha256(f"compensate\x1f{environment}\x1f{wave}\x1f{participant_id}".encode()).hexdigest()
+
+
+def compensation_group_name(participant_id: str, wave: str) -> str:
+    """The name of the group (MTurk qualification type) that limits a compensation task to
+    one participant: unique per participant and wave, so it is found again by name."""
+    return f"Compensation for {participant_id} ({wave})"
 
 
 def plan_actions(plan: Plan) -> list[Action]:

@@ -6,7 +6,6 @@ survey and gives the wave's terms (currency, fees, words); the rest is panel-neu
 
 from __future__ import annotations
 
-import difflib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -19,9 +18,10 @@ from bridge.config import Settings
 from bridge.errors import SourceError
 from bridge.match import JoinKey, MatchOptions, match_wave
 from bridge.models import Plan, SubmissionTable, SurveyTable
-from bridge.workbook.write import write_workbook
 from bridge.rules import build_plan
+from bridge.sources._csv import missing_column
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
+from bridge.workbook.write import write_workbook
 
 
 @dataclass(slots=True)
@@ -58,14 +58,6 @@ def kept_columns(settings: Settings) -> set[str]:
     if opts.participant_column:
         keep.add(opts.participant_column)
     return keep
-
-
-def missing_column(source: str, key: str, name: str, have: list[str]) -> str:
-    """A message for a column the config names that a file does not have."""
-    near = difflib.get_close_matches(name, have, n=1, cutoff=0.6)
-    hint = f" Did you mean {near[0]!r}?" if near and near[0] != name else ""
-    shown = ", ".join(repr(c) for c in have[:40]) + (" …" if len(have) > 40 else "")
-    return f"{source}: has no column {name!r} (config {key}).{hint} Its columns are: {shown}."
 
 
 def survey_columns(settings: Settings, opts: MatchOptions) -> list[tuple[str, str]]:

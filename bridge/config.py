@@ -23,8 +23,6 @@ from bridge.panels.prolific.settings import ProlificSettings
 from bridge.settings_base import Section
 
 _CURRENCY = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # whole cents (MTurk's CurrencyAmount pattern)
-# RejectAssignment refuses these ASCII control characters in feedback (FORMATS.md).
-_BAD_FEEDBACK_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 Policy = Literal["approve", "review", "reject"]
 Platform = Literal["mturk", "prolific"]
@@ -42,15 +40,6 @@ def _money(value: Any, *, allow_sub_cent: bool = False) -> Decimal:
     if not allow_sub_cent and not _CURRENCY.match(str(amount)):
         raise ValueError(f"{value!r} has more than two decimals; payments are in whole cents (pence)")
     return amount
-
-
-def check_feedback(value: str) -> str:
-    """MTurk's rules for feedback text (RejectAssignment); raises ValueError."""
-    if len(value) > 1024:
-        raise ValueError(f"is {len(value)} characters; MTurk accepts at most 1024")
-    if _BAD_FEEDBACK_CHARS.search(value):
-        raise ValueError("contains control characters that MTurk refuses")
-    return value
 
 
 class WaveSettings(Section):

@@ -18,7 +18,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-
 # --- The panel side -----------------------------------------------------------------------
 
 

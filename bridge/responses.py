@@ -62,15 +62,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from bridge.closing import NOT_FLAGS
 from bridge.config import Settings
 from bridge.errors import InputError, SourceError
 from bridge.files import guard_output, write_atomically
 from bridge.models import Decision, MatchKind, Plan, Response, SubmissionDecision, SurveyTable, UnmatchedResponse
 from bridge.money import fmt
-from bridge.workbook.write import _FORMULA_START, safe
-from bridge.rules import NOT_FLAGS
-from bridge.sources._csv import fit_row, open_csv, unique_names
+from bridge.sources._csv import fit_row, open_csv
 from bridge.sources.limits import MAX_RECORD_CHARS
+from bridge.workbook.write import _FORMULA_START, safe
 
 if TYPE_CHECKING:
     import os

@@ -29,13 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from bridge.closing import compensations_for, qualifications_for
 from bridge.config import Settings
 from bridge.match import MatchResult, normalize
 from bridge.models import (
-    OVERRIDE_REASON,
-    Compensation,
     Decision,
-    GroupAction,
     Invite,
     Match,
     MatchKind,
@@ -43,7 +41,6 @@ from bridge.models import (
     State,
     SubmissionDecision,
     SubmissionTable,
-    Task,
     Terms,
     UnmatchedResponse,
 )
@@ -52,8 +49,6 @@ from bridge.money import AmountError, has_sub_cent, parse_amount, to_cents
 _RANK = {Decision.APPROVE: 0, Decision.REJECT: 1, Decision.REVIEW: 2}
 ALWAYS_REVIEW = ("near_miss", "code_shared", "worker_mismatch", "answer_unreadable", "bonus_invalid", "bad_code",
                  "no_code")
-# Reasons that are facts about pay and status, not problems: they cost nobody Eligible_Worker.
-NOT_FLAGS = frozenset({"not_submitted", "bonus_rounded", "bonus_capped", "pay_top_up", OVERRIDE_REASON})
 # States the participant ended: never approved or rejected.
 ENDED = {State.RETURNED: "returned", State.TIMED_OUT: "timed_out", State.SCREENED_OUT: "screened_out"}
 NO_CODE = "NOCODE"  # Prolific's entered code for a submission finished without one (FACTS 1.5)
@@ -354,65 +349,6 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     return plan
 
 
-def compensations_for(decisions: list[SubmissionDecision], unmatched: list[UnmatchedResponse], settings: Settings,
-                      terms: Terms) -> list[Compensation]:
-    """`[compensation] reward` (SPEC §9): pay each participant who finished the survey but
-    has no submission the wave pays, once. On a panel that compensates with a task (MTurk),
-    a finished `no_assignment` response gets a task for that participant alone; on one that
-    compensates with a bonus (Prolific), a submission the participant ended (returned, timed
-    out: `returned_with_response`) gets the reward as a bonus, and a `no_assignment`
-    response, with no submission to pay, is listed for a person."""
-    c = settings.compensation
-    if c.reward is None:
-        return []
-    fee, panel = terms.fees.fee, terms.panel
-    in_wave = {d.participant_id.casefold() for d in decisions}
-    out: list[Compensation] = []
-    seen: set[str] = set()
-    if terms.compensates_with == "bonus":
-        for d in decisions:
-            if "returned_with_response" in d.reasons and d.participant_id.casefold() not in seen:
-                seen.add(d.participant_id.casefold())
-                note = (f"a bonus of {c.reward} {terms.currency} on {terms.submission_word} {d.submission_id} "
-                        f"({d.status}) as compensation ([compensation] reward)")
-                d.notes.append(f"compensation: {note}")
-                out.append(Compensation(d.participant_id, d.response_id, c.reward,
-                                        fee(c.reward, is_reward=False, task=None), "bonus",
-                                        submission_id=d.submission_id, task_id=d.task_id, note=note))
-    for u in unmatched:
-        if "no_assignment" not in u.reasons or u.finished is not True:
-            continue
-        pid = u.participant_id.strip()
-        key = pid.casefold() or f"response:{u.response_id}"
-        if key in in_wave or key in seen:
-            continue
-        seen.add(key)
-        if not pid:
-            out.append(Compensation("", u.response_id, None, Decimal("0.00"), "",
-                                    note="the response names no participant ([qualtrics] participant_column): a "
-                                         "person must find and pay them (nothing is sent)"))
-        elif terms.compensates_with == "task":
-            title = c.title or f"Compensation HIT for {pid}"
-            out.append(Compensation(
-                pid, u.response_id, c.reward, fee(c.reward, is_reward=True, task=Task("", places=1)), "task",
-                title=title,
-                description=c.description or (f"Payment for the survey you completed in our study ({settings.wave.name}) "
-                                              "but could not submit. Accept and submit this task to be paid."),
-                note=f"{terms.task_word} \"{title}\" that only {pid} can find and accept ({terms.group_word} "
-                     f"\"{compensation_group_name(pid, settings.wave.name)}\" granted to them alone)"))
-        else:
-            out.append(Compensation(pid, u.response_id, None, Decimal("0.00"), "", note=(
-                f"{pid} has no {terms.submission_word} in this {terms.task_word}: {panel}'s API pays only people who "
-                f"took part, so a person must pay them (nothing is sent)")))
-    return out
-
-
-def compensation_group_name(participant_id: str, wave: str) -> str:
-    """The name of the group (MTurk qualification type) that limits a compensation task to
-    one participant: unique per participant and wave, so it is found again by name."""
-    return f"Compensation for {participant_id} ({wave})"
-
-
 def top_up(decisions: list[SubmissionDecision], settings: Settings, pace: Speed) -> None:
     """`[fair_pay] hourly`: a top-up bonus for every approved submission whose reward falls
     below that rate at the wave's median duration (`pay_top_up`, whole cents, half-up).
@@ -437,31 +373,6 @@ def top_up(decisions: list[SubmissionDecision], settings: Settings, pace: Speed)
             d.top_up = gap
             d.reasons.append("pay_top_up")
             d.notes.append(note)
-
-
-def qualifications_for(decisions: list[SubmissionDecision], settings: Settings) -> list[GroupAction]:
-    out: list[GroupAction] = []
-    q = settings.qualifications
-    if q.prev_worker:
-        for w in dict.fromkeys(d.participant_id for d in decisions):
-            out.append(GroupAction(w, q.prev_worker, "grant", 1, "prev_worker"))
-    if q.eligible_worker:
-        # A participant with several submissions qualifies only if every one is clean.
-        # An approval that overrides a rejection counts as approved (SPEC §9).
-        flagged = {
-            d.participant_id
-            for d in decisions
-            if d.decision is not Decision.APPROVE or (d.state is State.REJECTED and not d.overrides_rejection)
-            or set(d.reasons) - NOT_FLAGS
-        }
-        for w in dict.fromkeys(d.participant_id for d in decisions):
-            if w not in flagged:
-                out.append(GroupAction(w, q.eligible_worker, "grant", 1, "eligible_worker"))
-        if q.revoke_eligible_on_flag:  # SPEC §9: flagged in this wave, no longer eligible
-            for w in dict.fromkeys(d.participant_id for d in decisions):
-                if w in flagged:
-                    out.append(GroupAction(w, q.eligible_worker, "revoke", 0, "eligible_worker"))
-    return out
 
 
 def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:

@@ -7,9 +7,15 @@ import sys
 from datetime import datetime
 from typing import TextIO
 
-from bridge.panels.mturk.emulator import DEFAULT_BALANCE, MTurkEmulator, parse_balance, starting_at, wait_for_stop_signal
 from bridge.emulator.qualtrics import QualtricsEmulator, add_cli_surveys
 from bridge.errors import InputError
+from bridge.panels.mturk.emulator import (
+    DEFAULT_BALANCE,
+    MTurkEmulator,
+    parse_balance,
+    starting_at,
+    wait_for_stop_signal,
+)
 from bridge.panels.prolific.emulator import DEFAULT_BALANCE as PROLIFIC_BALANCE
 from bridge.panels.prolific.emulator import ProlificEmulator, add_cli_exports
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from paths import REPO, SAMPLE
 
 from bridge import analysis
 from bridge.analysis import PAY_FACTS, responses_frame
@@ -23,8 +24,6 @@ from bridge.closeout import close_out
 from bridge.config import load_config
 from bridge.errors import InputError
 from bridge.workbook.write import restore
-
-from paths import REPO, SAMPLE
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 OUTCOME = ["SubmissionId", "ParticipantId", "Decision", "Reasons", "Bonus", "Include"]

@@ -11,9 +11,9 @@ from paths import SAMPLE
 
 from bridge.closeout import close_out
 from bridge.config import load_config
-from bridge.panels.mturk.emulator import MTurkEmulator, starting_at
 from bridge.emulator.qualtrics import QualtricsEmulator
 from bridge.errors import SourceError
+from bridge.panels.mturk.emulator import MTurkEmulator, starting_at
 from bridge.panels.mturk.reader import read_batch_results
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from paths import SAMPLE
 from typer.testing import CliRunner
 
 from bridge.cli import app
-
-from paths import SAMPLE
 
 runner = CliRunner()
 NOW = ["--now", "2026-11-22T12:00:00Z"]

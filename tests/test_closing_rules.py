@@ -11,12 +11,12 @@ import pytest
 from builders import NOW, asg, mturk, presp, prolific_settings, resp, settings, study, sub, survey
 
 from bridge.actions import Action, Kind, plan_actions, task_token
-from bridge.workbook.edits import apply_edits
 from bridge.cost import plan_cost
 from bridge.errors import ConfigError, InputError
 from bridge.match import match_wave
 from bridge.models import OVERRIDE_REASON, Decision
 from bridge.rules import build_plan
+from bridge.workbook.edits import apply_edits
 
 QUALS = '[qualifications]\nprev_worker = "3PREV"\neligible_worker = "3ELIG"\n'
 

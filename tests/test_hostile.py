@@ -4,8 +4,8 @@ clobbered, no live formula, no credential shown, one message a person can act on
 from __future__ import annotations
 
 import errno
-import io
 import gc
+import io
 import shutil
 import sqlite3
 import sys
@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from paths import SAMPLE
 from typer.testing import CliRunner
 
 from bridge.apply.ledger import Ledger
 from bridge.cli import app
 from bridge.workbook.write import restore, safe
-
-from paths import SAMPLE
 
 NOW = ["--now", "2026-11-21T12:00:00Z"]
 

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
+from paths import SAMPLE
 from typer.testing import CliRunner
 
 from bridge.cli import app
-
-from paths import SAMPLE
 
 NOW = ["--now", "2026-11-21T12:00:00Z"]
 BOOK = "out/sample-wave-1-reconciliation.xlsx"

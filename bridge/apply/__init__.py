@@ -13,10 +13,10 @@ emulators.
 
 from bridge.actions import Action, Kind, bonus_key, plan_actions
 from bridge.apply.edited import load_edited_plan
-from bridge.workbook.edits import EditedPlan
 from bridge.apply.ledger import Ledger
-from bridge.market import Marketplace, MarketplaceError, Outcome, Reply
 from bridge.apply.run import ApplyResult, Preflight, apply_plan, log_rows, preflight
+from bridge.market import Marketplace, MarketplaceError, Outcome, Reply
+from bridge.workbook.edits import EditedPlan
 
 __all__ = [
     "Action", "ApplyResult", "EditedPlan", "Kind", "Ledger", "Marketplace", "MarketplaceError", "Outcome", "Preflight",

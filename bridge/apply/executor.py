@@ -34,9 +34,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bridge.apply import stages
 from bridge.actions import LABELS, STAGES, Action, Kind, bonus_key
+from bridge.apply import stages
 from bridge.apply.ledger import DONE, FAILED, FINAL, PENDING, SKIPPED, Entry, Ledger
+from bridge.apply.stages import Result
 from bridge.market import Marketplace, MarketplaceError, Outcome, Reply
 from bridge.models import State
 from bridge.money import fmt
@@ -48,7 +49,6 @@ _DONE_WORD = {Kind.APPROVE: "approved", Kind.REJECT: "rejected", Kind.OVERRIDE: 
 # States from which the change is still to send (an override may find the work back in
 # review half-way: Prolific's UNREJECT came through, its APPROVE not yet).
 _FROM = {Kind.OVERRIDE: (State.REJECTED, State.PENDING)}
-Result = tuple[str, str]  # (ledger status, detail)
 
 
 @dataclass(slots=True)
@@ -142,7 +142,7 @@ class Executor:
                 f.cancel()
             raise
 
-    def _record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> Result:
+    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> Result:
         self.ledger.record(action, status, request_id=request_id, detail=detail)
         return status, detail
 
@@ -152,9 +152,9 @@ class Executor:
         try:
             return job()
         except MarketplaceError as exc:
-            return {a: self._record(a, FAILED, detail=str(exc)) for a in batch}
+            return {a: self.record(a, FAILED, detail=str(exc)) for a in batch}
         except Exception as exc:  # a bug must not leave the actions unaccounted for
-            return {a: self._record(a, FAILED, detail=f"{type(exc).__name__}: {exc}") for a in batch}
+            return {a: self.record(a, FAILED, detail=f"{type(exc).__name__}: {exc}") for a in batch}
 
     # --- approvals and rejections ---------------------------------------------------------
 
@@ -168,15 +168,15 @@ class Executor:
             batch = [a for a in batch if a not in interrupted or a in resend]
         approvals = [a for a in batch if a.kind is Kind.APPROVE]
         rejections = [a for a in batch if a.kind is Kind.REJECT]
-        jobs = [(Kind.APPROVE, self._job(chunk, self._approve))
+        jobs = [(Kind.APPROVE, self.job(chunk, self._approve))
                 for chunk in chunks(approvals, self.market.batch.get(Kind.APPROVE, 1))]
-        jobs += [(Kind.REJECT, self._job([a], self._reject)) for a in rejections]
-        jobs += [(Kind.OVERRIDE, self._job(chunk, self._override))
+        jobs += [(Kind.REJECT, self.job([a], self._reject)) for a in rejections]
+        jobs += [(Kind.OVERRIDE, self.job(chunk, self._override))
                  for chunk in chunks([a for a in batch if a.kind is Kind.OVERRIDE],
                                      self.market.batch.get(Kind.OVERRIDE, 1))]
         return jobs
 
-    def _job(self, batch: list[Action], send: Callable[[list[Action]], dict[Action, Result]]):
+    def job(self, batch: list[Action], send: Callable[[list[Action]], dict[Action, Result]]):
         return lambda: self._guarded(batch, lambda: send(batch))
 
     def _settle_by_state(self, actions: list[Action], why: str) -> dict[Action, Result | None]:
@@ -191,10 +191,10 @@ class Executor:
     def _by_state(self, action: Action, state: State, why: str) -> Result | None:
         panel, words = self.market.panel, self.market.words
         if state is _TARGET[action.kind]:
-            return self._record(action, DONE, detail=f"already {words.of(state)} on {panel} ({why}; "
+            return self.record(action, DONE, detail=f"already {words.of(state)} on {panel} ({why}; "
                                                      f"{words.state_check})")
         if state not in _FROM.get(action.kind, (State.PENDING,)):
-            return self._record(action, SKIPPED, detail=f"{words.of(state)} on {panel}; not {_DONE_WORD[action.kind]}")
+            return self.record(action, SKIPPED, detail=f"{words.of(state)} on {panel}; not {_DONE_WORD[action.kind]}")
         return None
 
     def _status_replies(self, replies: dict[str, Reply], batch: list[Action]) -> dict[Action, Result]:
@@ -203,7 +203,7 @@ class Executor:
         for a in batch:
             reply = replies.get(a.submission_id) or Reply.failed(f"{self.market.panel} did not answer for it")
             if reply.outcome is Outcome.ACCEPTED:
-                out[a] = self._record(a, DONE, request_id=reply.request_id, detail=reply.detail)
+                out[a] = self.record(a, DONE, request_id=reply.request_id, detail=reply.detail)
             elif reply.outcome is Outcome.REFUSED:
                 settled = self._by_state(a, reply.state, f"{self.market.panel} refused a second change") \
                     if reply.state is not None else None
@@ -213,10 +213,10 @@ class Executor:
                 else:
                     out[a] = settled
             else:
-                out[a] = self._record(a, FAILED, detail=reply.detail)
+                out[a] = self.record(a, FAILED, detail=reply.detail)
         if unsure:  # refused without saying the state: read it
             for a, settled in self._settle_by_state(unsure, f"{self.market.panel} refused a second change").items():
-                out[a] = settled or self._record(a, FAILED, detail=out[a][1])
+                out[a] = settled or self.record(a, FAILED, detail=out[a][1])
         return out
 
     def _approve(self, batch: list[Action]) -> dict[Action, Result]:
@@ -255,17 +255,17 @@ class Executor:
             if a.submission_id in paid:
                 settled[a] = self._settle_paid(a, paid[a.submission_id], self.market.words.paid_check)
             elif a.submission_id in unlisted:
-                settled[a] = self._record(a, FAILED, detail=f"not sent: could not read what {self.market.panel} "
+                settled[a] = self.record(a, FAILED, detail=f"not sent: could not read what {self.market.panel} "
                                                             f"already paid ({unlisted[a.submission_id]})")
             elif change is not None and change.status == SKIPPED:
-                settled[a] = self._record(a, SKIPPED, detail=f"not sent: {change.detail}")
+                settled[a] = self.record(a, SKIPPED, detail=f"not sent: {change.detail}")
             elif change is not None and change.status != DONE:
-                settled[a] = self._record(a, FAILED, detail="not sent: the approval of this submission has not "
+                settled[a] = self.record(a, FAILED, detail="not sent: the approval of this submission has not "
                                                             "succeeded yet")
             else:
                 to_send.append(a)
         finished(settled)
-        return [(Kind.BONUS, self._job(chunk, self._pay))
+        return [(Kind.BONUS, self.job(chunk, self._pay))
                 for chunk in chunks(to_send, self.market.batch.get(Kind.BONUS, 1))]
 
     def _paid(self, actions: list[Action]) -> tuple[dict[str, list[Decimal]], dict[str, str]]:
@@ -293,11 +293,11 @@ class Executor:
         for a in batch:
             reply = replies.get(a.submission_id) or Reply(Outcome.UNKNOWN, f"{self.market.panel} did not answer")
             if reply.outcome is Outcome.ACCEPTED:
-                out[a] = self._record(a, DONE, request_id=reply.request_id, detail=reply.detail)
+                out[a] = self.record(a, DONE, request_id=reply.request_id, detail=reply.detail)
             elif reply.outcome is Outcome.UNKNOWN:
                 unknown.append(a)
             else:
-                out[a] = self._record(a, FAILED, detail=reply.detail)
+                out[a] = self.record(a, FAILED, detail=reply.detail)
         if unknown:
             out.update(self._settle_unknown(unknown, f"the pay's answer was lost ({replies[unknown[0].submission_id].detail})"
                                             if unknown[0].submission_id in replies else "the pay's answer was lost"))
@@ -323,13 +323,13 @@ class Executor:
             wait = min(wait * 2, 5.0)
         for a in left:
             if self.market.pay_repeats:
-                out[a] = self._record(
+                out[a] = self.record(
                     a, PENDING,
                     detail=f"outcome unknown ({why}); {self.market.panel} does not show this bonus as paid yet. "
                            "Not paid again: run again later to settle it, or check it on "
                            f"{self.market.panel} (needs a person)")
             else:
-                out[a] = self._record(a, FAILED, detail=f"not shown as paid after {why}; sent again next run")
+                out[a] = self.record(a, FAILED, detail=f"not shown as paid after {why}; sent again next run")
         return out
 
     def _settle_paid(self, action: Action, paid: list[Decimal], how: str) -> Result:
@@ -341,11 +341,11 @@ class Executor:
             others.remove(action.amount)
             extra = (f"; also paid on this {self.market.words.submission}: {', '.join(fmt(a) for a in others)}"
                      if others else "")
-            return self._record(action, DONE, detail=f"already paid {fmt(action.amount)} ({how}){extra}")
+            return self.record(action, DONE, detail=f"already paid {fmt(action.amount)} ({how}){extra}")
         total = sum(paid, Decimal("0.00"))
         what = (f"a bonus of {fmt(total)} was" if len(paid) == 1
                 else f"bonuses of {' + '.join(fmt(a) for a in paid)} = {fmt(total)} were")
-        return self._record(
+        return self.record(
             dataclasses.replace(action, amount=total), FAILED,
             detail=f"{what} already paid on this {self.market.words.submission}; the plan says {fmt(action.amount)}: "
                    f"needs a person (not sent; {how})",
@@ -358,7 +358,7 @@ class Executor:
         for a in batch:
             by_group[a.group_id].append(a)
         size = self.market.batch.get(Kind.GRANT, 1)
-        return [(Kind.GRANT, self._job(chunk, self._grant)) for group in by_group.values()
+        return [(Kind.GRANT, self.job(chunk, self._grant)) for group in by_group.values()
                 for chunk in chunks(group, size)]
 
     def _grant(self, batch: list[Action]) -> dict[Action, Result]:
@@ -368,7 +368,7 @@ class Executor:
         for a in batch:
             reply = replies.get(a.participant_id) or Reply.failed(f"{self.market.panel} did not answer for it")
             status = DONE if reply.outcome is Outcome.ACCEPTED else FAILED
-            out[a] = self._record(a, status, request_id=reply.request_id, detail=reply.detail)
+            out[a] = self.record(a, status, request_id=reply.request_id, detail=reply.detail)
         return out
 
     def _grants_to_send(self, batch: list[Action], actions: list[Action],
@@ -391,10 +391,10 @@ class Executor:
                 continue
             a, e = blocking[0]
             if e is not None and e.status == SKIPPED:
-                held[g] = self._record(g, SKIPPED, detail=f"not granted: the approval of {a.submission_id} was "
+                held[g] = self.record(g, SKIPPED, detail=f"not granted: the approval of {a.submission_id} was "
                                                           f"skipped ({e.detail})")
             else:
-                held[g] = self._record(g, FAILED, detail=f"not sent: the approval of {a.submission_id} has not "
+                held[g] = self.record(g, FAILED, detail=f"not sent: the approval of {a.submission_id} has not "
                                                          "succeeded yet")
         finished(held)
         return to_send

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.market import Marketplace, MarketplaceError
 from bridge.config import Settings
 from bridge.errors import InputError, SourceError
+from bridge.market import Marketplace, MarketplaceError
 from bridge.models import Plan
 
 # Each status, in the order the table lists them.

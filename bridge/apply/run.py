@@ -17,10 +17,10 @@ from pathlib import Path
 from bridge.actions import CORE_KINDS, LABELS, Action, Kind, plan_actions
 from bridge.apply.executor import Executor, Outcomes, Progress
 from bridge.apply.ledger import DONE, FAILED, PENDING, SKIPPED, Entry, Ledger
-from bridge.market import Marketplace, MarketplaceError, Words
 from bridge.config import Settings
 from bridge.cost import Cost, plan_cost
 from bridge.errors import ApplyError, InputError, SafetyRefusal, SourceError
+from bridge.market import Marketplace, MarketplaceError, Words
 from bridge.models import Plan, State
 from bridge.money import fmt
 from bridge.workbook.write import LogRow, write_workbook

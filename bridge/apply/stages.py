@@ -16,8 +16,8 @@
 - expiries: each task closed once; closing a task again is harmless, so one whose answer
   was lost is simply sent again.
 
-Each function takes the executor (its market, ledger and `_record`) and returns jobs as
-`Executor._grant_jobs` does.
+Each function takes the executor that runs it (a `Sender`: its market, ledger, `record`
+and `job`) and returns jobs as `Executor._grant_jobs` does.
 """
 
 from __future__ import annotations
@@ -25,16 +25,29 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bridge.actions import Action, Kind, task_token
-from bridge.apply.ledger import DONE, FAILED, SKIPPED, Entry
-from bridge.market import MarketplaceError, Outcome, Reply
+from bridge.apply.ledger import DONE, FAILED, SKIPPED, Entry, Ledger
+from bridge.market import Marketplace, MarketplaceError, Outcome, Reply
 
-if TYPE_CHECKING:
-    from bridge.apply.executor import Executor, Result
+Result = tuple[str, str]  # (ledger status, detail)
+Finished = Callable[[dict[Action, Result]], None]
+Send = Callable[[list[Action]], dict[Action, Result]]
 
-Finished = Callable[[dict[Action, "Result"]], None]
+
+class Sender(Protocol):
+    """What a stage needs of the executor that runs it (`bridge.apply.executor.Executor`)."""
+
+    market: Marketplace
+    ledger: Ledger
+
+    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> Result:
+        """Record an outcome in the ledger; returns it."""
+
+    def job(self, batch: list[Action], send: Send) -> Callable[[], dict[Action, Result]]:
+        """A job that sends `batch` with `send`, every error placed on its actions."""
+
 MAY_HAVE_BEEN_SENT = "may have been sent"
 
 
@@ -43,14 +56,14 @@ def _chunks(items: Sequence[Action], size: int) -> list[list[Action]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def _reply(ex: Executor, replies: dict[str, Reply], key: str) -> Reply:
+def _reply(ex: Sender, replies: dict[str, Reply], key: str) -> Reply:
     return replies.get(key) or Reply.failed(f"{ex.market.panel} did not answer for it")
 
 
 # --- revokes ------------------------------------------------------------------------------
 
 
-def revoke_jobs(ex: Executor, batch: list[Action], finished: Finished):
+def revoke_jobs(ex: Sender, batch: list[Action], finished: Finished):
     by_group: dict[str, list[Action]] = defaultdict(list)
     for a in batch:
         by_group[a.group_id].append(a)
@@ -60,32 +73,32 @@ def revoke_jobs(ex: Executor, batch: list[Action], finished: Finished):
         try:
             holders = ex.market.group_members(group)
         except MarketplaceError as exc:
-            finished({a: ex._record(a, FAILED, detail=f"not sent: could not list who holds {word} {group} ({exc})")
+            finished({a: ex.record(a, FAILED, detail=f"not sent: could not list who holds {word} {group} ({exc})")
                       for a in items})
             continue
-        finished({a: ex._record(a, DONE, detail="did not hold it: nothing to revoke")
+        finished({a: ex.record(a, DONE, detail="did not hold it: nothing to revoke")
                   for a in items if a.participant_id not in holders})
         held = [a for a in items if a.participant_id in holders]
-        jobs += [(Kind.REVOKE, ex._job(chunk, partial(_revoke, ex, group)))
+        jobs += [(Kind.REVOKE, ex.job(chunk, partial(_revoke, ex, group)))
                  for chunk in _chunks(held, ex.market.batch.get(Kind.REVOKE, 1))]
     return jobs
 
 
-def _revoke(ex: Executor, group: str, batch: list[Action]) -> dict[Action, Result]:
+def _revoke(ex: Sender, group: str, batch: list[Action]) -> dict[Action, Result]:
     ex.ledger.pending(batch)
     replies = ex.market.remove_from_group(group, batch)
     out = {}
     for a in batch:
         reply = _reply(ex, replies, a.participant_id)
         status = DONE if reply.outcome is Outcome.ACCEPTED else FAILED
-        out[a] = ex._record(a, status, request_id=reply.request_id, detail=reply.detail)
+        out[a] = ex.record(a, status, request_id=reply.request_id, detail=reply.detail)
     return out
 
 
 # --- invitations --------------------------------------------------------------------------
 
 
-def notify_jobs(ex: Executor, batch: list[Action], was_pending: dict[str, Entry], finished: Finished):
+def notify_jobs(ex: Sender, batch: list[Action], was_pending: dict[str, Entry], finished: Finished):
     """Settle invitations a crash left unanswered (never resent), hold back those whose
     grant is not done, and return the jobs that send the rest."""
     entries = ex.ledger.entries()
@@ -93,47 +106,47 @@ def notify_jobs(ex: Executor, batch: list[Action], was_pending: dict[str, Entry]
     to_send: list[Action] = []
     for a in batch:
         if ex.ledger.key(a) in was_pending:
-            settled[a] = ex._record(a, SKIPPED, detail=f"{MAY_HAVE_BEEN_SENT}: an earlier run sent it and its answer "
+            settled[a] = ex.record(a, SKIPPED, detail=f"{MAY_HAVE_BEEN_SENT}: an earlier run sent it and its answer "
                                                       "was lost; not sent again, so no one gets it twice")
             continue
         grant = entries.get(ex.ledger.key(Action(Kind.GRANT, participant_id=a.participant_id, group_id=a.group_id)))
         if grant is not None and grant.status == DONE:
             to_send.append(a)
         elif grant is not None and grant.status == SKIPPED:
-            settled[a] = ex._record(a, SKIPPED, detail=f"not sent: the {ex.market.words.group} grant was skipped "
+            settled[a] = ex.record(a, SKIPPED, detail=f"not sent: the {ex.market.words.group} grant was skipped "
                                                       f"({grant.detail})")
         else:
-            settled[a] = ex._record(a, FAILED, detail=f"not sent: the {ex.market.words.group} {a.group_id} grant has "
+            settled[a] = ex.record(a, FAILED, detail=f"not sent: the {ex.market.words.group} {a.group_id} grant has "
                                                      "not succeeded yet")
     finished(settled)
-    return [(Kind.NOTIFY, ex._job(chunk, partial(_notify, ex)))
+    return [(Kind.NOTIFY, ex.job(chunk, partial(_notify, ex)))
             for chunk in _chunks(to_send, ex.market.batch.get(Kind.NOTIFY, 1))]
 
 
-def _notify(ex: Executor, batch: list[Action]) -> dict[Action, Result]:
+def _notify(ex: Sender, batch: list[Action]) -> dict[Action, Result]:
     ex.ledger.pending(batch)  # durable before the call: a crash now is "may have been sent"
     replies = ex.market.notify(batch)
     out = {}
     for a in batch:
         reply = _reply(ex, replies, a.participant_id)
         if reply.outcome is Outcome.ACCEPTED:
-            out[a] = ex._record(a, DONE, request_id=reply.request_id, detail=reply.detail)
+            out[a] = ex.record(a, DONE, request_id=reply.request_id, detail=reply.detail)
         elif reply.outcome is Outcome.UNKNOWN:
-            out[a] = ex._record(a, SKIPPED, detail=f"{MAY_HAVE_BEEN_SENT} ({reply.detail}); not sent again, so no "
+            out[a] = ex.record(a, SKIPPED, detail=f"{MAY_HAVE_BEEN_SENT} ({reply.detail}); not sent again, so no "
                                                    "one gets it twice")
         else:
-            out[a] = ex._record(a, FAILED, detail=reply.detail)
+            out[a] = ex.record(a, FAILED, detail=reply.detail)
     return out
 
 
 # --- compensation tasks -------------------------------------------------------------------
 
 
-def compensate_jobs(ex: Executor, batch: list[Action]):
-    return [(Kind.COMPENSATE, ex._job([a], partial(_compensate, ex))) for a in batch]
+def compensate_jobs(ex: Sender, batch: list[Action]):
+    return [(Kind.COMPENSATE, ex.job([a], partial(_compensate, ex))) for a in batch]
 
 
-def _compensate(ex: Executor, batch: list[Action]) -> dict[Action, Result]:
+def _compensate(ex: Sender, batch: list[Action]) -> dict[Action, Result]:
     (a,) = batch
     ex.ledger.pending(a)
     group = ex.market.compensation_group(a)  # MarketplaceError: failed, found by name next run
@@ -141,25 +154,25 @@ def _compensate(ex: Executor, batch: list[Action]) -> dict[Action, Result]:
     reply = ex.market.create_compensation(group, a, task_token(ex.market.environment, ex.ledger.wave,
                                                                a.participant_id))
     if reply.outcome is Outcome.ACCEPTED:
-        return {a: ex._record(a, DONE, request_id=reply.request_id, detail=reply.detail)}
+        return {a: ex.record(a, DONE, request_id=reply.request_id, detail=reply.detail)}
     # Whatever happened, the next run finds a task already created through its group.
-    return {a: ex._record(a, FAILED, detail=reply.detail)}
+    return {a: ex.record(a, FAILED, detail=reply.detail)}
 
 
 # --- expiries -----------------------------------------------------------------------------
 
 
-def expire_jobs(ex: Executor, batch: list[Action]):
-    return [(Kind.EXPIRE, ex._job(chunk, partial(_expire, ex)))
+def expire_jobs(ex: Sender, batch: list[Action]):
+    return [(Kind.EXPIRE, ex.job(chunk, partial(_expire, ex)))
             for chunk in _chunks(batch, ex.market.batch.get(Kind.EXPIRE, 1))]
 
 
-def _expire(ex: Executor, batch: list[Action]) -> dict[Action, Result]:
+def _expire(ex: Sender, batch: list[Action]) -> dict[Action, Result]:
     ex.ledger.pending(batch)
     replies = ex.market.expire_tasks(batch)
     out = {}
     for a in batch:
         reply = _reply(ex, replies, a.task_id)
         status = {Outcome.ACCEPTED: DONE, Outcome.REFUSED: SKIPPED}.get(reply.outcome, FAILED)
-        out[a] = ex._record(a, status, request_id=reply.request_id, detail=reply.detail)
+        out[a] = ex.record(a, status, request_id=reply.request_id, detail=reply.detail)
     return out

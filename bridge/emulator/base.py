@@ -16,8 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 from enum import Enum
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 class Fault(Enum):

@@ -5,20 +5,28 @@ A panel folder holds the panel's own words and nothing else needs them: its conf
 behind the `Marketplace` seam (`adapter.py`), its emulator (`emulator/`), and one object,
 `PANEL`, that describes it to the panel-neutral core (`Panel` below). The core asks the
 panel; it never tests which panel it is. A third panel is added by copying the shape of
-`prolific/` and naming it in `PANELS`.
+`prolific/`, naming it in `PANELS` and giving its settings section a field of
+`bridge.config.Settings`.
+
+Panels sit on a floor below the config: a panel imports the core's data (`models`, `match`),
+the apply seam (`bridge.market`, `bridge.actions`) and the sources, never `bridge.config`,
+`rules`, `closeout` or `apply`.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from bridge.market import Marketplace
-    from bridge.config import Settings
     from bridge.match import MatchOptions
     from bridge.models import Columns, SubmissionTable, Terms
+
+# The wave's validated config (`bridge.config.Settings`). Panels sit below the config, which
+# holds their sections, so they read it without importing it.
+Settings = Any
 
 # [wave] platform -> the module whose PANEL describes it.
 PANELS = {"mturk": "bridge.panels.mturk", "prolific": "bridge.panels.prolific"}

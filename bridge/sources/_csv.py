@@ -11,6 +11,7 @@ by ';' or tabs. Readers take `label` for messages, `head` for hints, then `recor
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import os
 import stat
@@ -359,3 +360,11 @@ def check_unique(seen: dict[str, int], key: str, value: str, *, label: str, line
             f"Remove the repeated row or {again}."
         )
     seen[value] = line
+
+
+def missing_column(source: str, key: str, name: str, have: list[str]) -> str:
+    """A message for a column the config names that a file does not have."""
+    near = difflib.get_close_matches(name, have, n=1, cutoff=0.6)
+    hint = f" Did you mean {near[0]!r}?" if near and near[0] != name else ""
+    shown = ", ".join(repr(c) for c in have[:40]) + (" …" if len(have) > 40 else "")
+    return f"{source}: has no column {name!r} (config {key}).{hint} Its columns are: {shown}."

@@ -19,7 +19,7 @@ from operator import itemgetter
 from typing import BinaryIO
 
 from bridge.errors import SourceError
-from bridge.models import SurveyTable, Response
+from bridge.models import Response, SurveyTable
 from bridge.sources import limits
 from bridge.sources._csv import Kept, check_unique, columns_found, fit_row, header_names, open_csv, parse_int
 from bridge.sources._fields import Fields, Numbers

@@ -20,7 +20,6 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -28,12 +27,13 @@ from typing import Protocol
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from bridge.closing import qualifications_for
 from bridge.config import Settings
 from bridge.errors import InputError
 from bridge.models import OVERRIDE_REASON, Decision, Plan, State, SubmissionDecision
 from bridge.money import AmountError, fmt, has_sub_cent, parse_amount, to_cents
+from bridge.rules import plan_warnings, rejection_category
 from bridge.workbook.write import restore, tool_cells
-from bridge.rules import plan_warnings, qualifications_for, rejection_category
 
 MISSING_NOTE = "not in the edited Decisions sheet: not applied"
 

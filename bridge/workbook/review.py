@@ -18,12 +18,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.workbook.edits import EditedPlan, apply_edits, cell_bonus, cell_text, iter_sheet
 from bridge.config import Settings
 from bridge.errors import InputError, SafetyRefusal
 from bridge.files import guard_output
 from bridge.models import Plan, SubmissionDecision
 from bridge.money import fmt
+from bridge.workbook.edits import EditedPlan, apply_edits, cell_bonus, cell_text, iter_sheet
 from bridge.workbook.write import AS_WRITTEN, CREATOR, EDITABLE, SHEETS, restore
 
 _CORE = "docProps/core.xml"

@@ -3,7 +3,6 @@ AWS credentials anywhere (so a real endpoint can never be reached by accident)."
 
 from __future__ import annotations
 
-
 import pytest
 from apply_support import NOW, SAMPLE, create_qualification_types, write_wave
 

@@ -30,13 +30,13 @@ from apply_support import (
 from typer.testing import CliRunner
 
 from bridge.apply import Action, Kind, Ledger, apply_plan
-from bridge.panels.mturk.adapter import canonical_environment, connect
 from bridge.cli import app
-from bridge.models import State
 from bridge.config import load_config
 from bridge.cost import plan_cost
-from bridge.panels.mturk.emulator import OPERATIONS
 from bridge.errors import InputError, SourceError
+from bridge.models import State
+from bridge.panels.mturk.adapter import canonical_environment, connect
+from bridge.panels.mturk.emulator import OPERATIONS
 
 runner = CliRunner()
 

@@ -12,10 +12,10 @@ from apply_support import MONEY_OPS, NOW_ARG, client, create_qualification_types
 from typer.testing import CliRunner
 
 from bridge.apply import Ledger, apply_plan
-from bridge.panels.mturk.adapter import MTurkMarketplace, canonical_environment, connect
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.errors import InputError, SafetyRefusal
+from bridge.panels.mturk.adapter import MTurkMarketplace, canonical_environment, connect
 
 PRODUCTION_URL = "https://mturk-requester.us-east-1.amazonaws.com/"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from apply_support import SAMPLE, plan_for
 
-from bridge.models import State
 from bridge.apply import Action, Kind, Ledger, log_rows, plan_actions
 from bridge.market import MarketplaceError
+from bridge.models import State
 from bridge.panels.mturk.adapter import bonus_token, canonical_environment, duplicate_token, status_conflict
 
 

@@ -3,7 +3,6 @@ unmodified boto3 client pointed at one."""
 
 from __future__ import annotations
 
-
 import pytest
 from mturk_support import FakeClock, make_client
 

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-
 from fakes import START, FakeClock, ScriptedFaults  # noqa: F401 - re-exported to the tests
 
 WORKER = "AWORKERONE1"

@@ -15,6 +15,7 @@ from mturk_support import make_client
 
 REPO = Path(__file__).resolve().parents[2]
 from paths import REALWORLD, requires_shared  # noqa: E402  (the shared/ rule: tests/paths.py)
+
 P808 = REALWORLD / "mturk_batch_results_P808.csv"
 HANG_GUARD = 30  # seconds; only so a broken entry fails instead of hanging the suite
 

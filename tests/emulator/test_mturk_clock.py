@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from mturk_support import make_client
+from paths import SAMPLE
 
 from bridge.panels.mturk.emulator import parse_now, starting_at
-from paths import SAMPLE
 
 REPO = Path(__file__).resolve().parents[2]
 BATCH = SAMPLE / "batch_results.csv"  # 51 Submitted (auto-approving 2026-12-20 PST) and 1 Approved, $1.50, 52 places

@@ -14,6 +14,7 @@ from bridge.panels.mturk.emulator import MTurkEmulator
 
 TARGET = "MTurkRequesterServiceV20170117."
 from paths import SHARED, requires_shared  # noqa: E402  (the shared/ rule: tests/paths.py)
+
 FORMATS = SHARED / "FORMATS.md"
 # The operations table of FORMATS.md (GetQualificationType is an extra the brief asks for).
 TABLE_OPERATIONS = {

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from mturk_support import OTHER_WORKER, WORKER
-
-from bridge.panels.mturk.emulator.state import answers_xml
-from bridge.panels.mturk.api import ANSWER_NAMESPACE
-from bridge.models import State, Submission, SubmissionTable, Task
-
 from paths import REALWORLD, requires_shared  # noqa: E402  (the shared/ rule: tests/paths.py)
+
+from bridge.models import State, Submission, SubmissionTable, Task
+from bridge.panels.mturk.api import ANSWER_NAMESPACE
+from bridge.panels.mturk.emulator.state import answers_xml
+
 P808 = REALWORLD / "mturk_batch_results_P808.csv"
 NS = {"q": ANSWER_NAMESPACE}
 

@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from bridge.panels.mturk.emulator import MTurkEmulator
 from bridge.models import SubmissionTable
+from bridge.panels.mturk.emulator import MTurkEmulator
 from bridge.panels.mturk.reader import read_batch_results
 
 REPO = Path(__file__).resolve().parents[2]
 # shared/ sits beside the repository, locally and in CI's fresh clone (tests/paths.py).
 from paths import REALWORLD  # noqa: E402
+
 P808 = REALWORLD / "mturk_batch_results_P808.csv"
 SAMPLE_BATCH = REPO / "sample_data" / "batch_results.csv"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from mturk_api_support import NS, answer, form, free_text
 
-from bridge.panels.mturk.emulator.state import answers_xml
 from bridge.panels.mturk.api import UnreadableAnswer, parse_answers
+from bridge.panels.mturk.emulator.state import answers_xml
 
 
 def test_free_text_fields_in_order_and_kept_exactly():

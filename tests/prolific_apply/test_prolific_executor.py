@@ -23,9 +23,9 @@ from prolific_apply_support import (
 from bridge.actions import Action, Kind
 from bridge.apply.executor import Executor
 from bridge.apply.ledger import Ledger
-from bridge.market import Outcome
 from bridge.emulator.base import Fault
 from bridge.errors import InputError
+from bridge.market import Outcome
 from bridge.models import State
 from bridge.panels.prolific.adapter import connect
 

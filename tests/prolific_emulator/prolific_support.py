@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import requests
-
 from fakes import START, FakeClock, ScriptedFaults  # noqa: F401 - re-exported to the tests
 
 TOKEN = "test-token"

@@ -10,12 +10,12 @@ import traceback
 import zipfile
 
 import pytest
+from qualtrics_support import SAMPLE_CSV, TOKEN
 
 from bridge.emulator.qualtrics import QualtricsEmulator
 from bridge.errors import SourceError
 from bridge.sources import qualtrics_api
 from bridge.sources.qualtrics_api import fetch_survey, resolve_base_url, resolve_token
-from qualtrics_support import SAMPLE_CSV, TOKEN
 
 SV = "SV_0123456789abcde"
 JSON = {"content-type": "application/json"}

@@ -7,13 +7,13 @@ import zipfile
 
 import pytest
 import requests
+from qualtrics_support import SAMPLE_CSV, TOKEN
 
 from bridge.emulator.base import Fault
 from bridge.emulator.qualtrics import QualtricsEmulator, add_cli_surveys
 from bridge.errors import SourceError
 from bridge.sources.qualtrics_api import fetch_survey
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
-from qualtrics_support import SAMPLE_CSV, TOKEN
 
 SV = "SV_8Cg3hqX2aLrzZ0m"
 # Real sleeps, but short ones: the token bucket and the latency run on the real clock.

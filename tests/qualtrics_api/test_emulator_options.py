@@ -10,9 +10,9 @@ import zipfile
 
 import pytest
 import requests
+from qualtrics_support import SAMPLE_CSV
 
 from bridge.emulator.qualtrics import QualtricsEmulator
-from qualtrics_support import SAMPLE_CSV
 
 SV = "SV_options01"
 TOKEN = "api-token-1"

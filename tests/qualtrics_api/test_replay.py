@@ -8,11 +8,11 @@ import zipfile
 from urllib.parse import urlsplit
 
 import requests
+from qualtrics_support import TOKEN, cassette_body
 
 from bridge.emulator.qualtrics import QualtricsEmulator
 from bridge.sources.qualtrics_api import fetch_survey
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
-from qualtrics_support import TOKEN, cassette_body
 
 SURVEY = "SV_3gbwq8aJgqPwQDP"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.models import SurveyTable, Response
+from bridge.models import Response, SurveyTable
 from bridge.sources.qualtrics_csv import STATUS_CODES, read_qualtrics_csv
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "readers"

@@ -16,6 +16,8 @@ from decimal import Decimal
 from bridge.match import JoinKey, MatchOptions
 from bridge.models import Columns, SubmissionTable, Task, Terms
 from bridge.money import fee
+from bridge.panels.mturk.settings import check_feedback
+from bridge.sources._csv import missing_column
 
 COLUMNS = Columns(submission="AssignmentId", participant="WorkerId", task="HITId", code="SubmittedCode",
                   status="MTurkStatus", group="QualificationTypeId")
@@ -41,8 +43,6 @@ class MTurkPanel:
     columns = COLUMNS
 
     def config_problems(self, settings) -> list[str]:
-        from bridge.config import check_feedback
-
         problems = []
         for role in ("prev_worker", "eligible_worker"):
             value = getattr(settings.qualifications, role)
@@ -81,8 +81,6 @@ class MTurkPanel:
         return table
 
     def column_problems(self, settings, table: SubmissionTable) -> list[str]:
-        from bridge.closeout import missing_column
-
         answer = settings.mturk.code_answer
         if answer in table.answer_fields or not table.submissions:
             return []
@@ -120,8 +118,6 @@ class MTurkPanel:
         return connect(settings.mturk.environment, profile=settings.mturk.profile)
 
     def feedback_problem(self, text: str) -> str | None:
-        from bridge.config import check_feedback
-
         try:
             check_feedback(text)
         except ValueError as exc:

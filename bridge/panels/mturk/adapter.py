@@ -33,7 +33,8 @@ from bridge.actions import Action, Kind, bonus_key
 from bridge.market import MarketplaceError, Outcome, Reply, Words
 from bridge.models import State
 from bridge.money import fmt
-from bridge.panels.mturk.api import ENDPOINTS, describe_environment, is_local_endpoint, make_mturk_client
+from bridge.netloc import is_local_endpoint
+from bridge.panels.mturk.api import ENDPOINTS, describe_environment, make_mturk_client
 from bridge.panels.mturk.words import STATES
 
 DEFAULT_WORKERS = 8

@@ -16,7 +16,6 @@ exceptions are dropped (`from None`) and no credential ever appears in a message
 
 from __future__ import annotations
 
-import ipaddress
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -38,8 +37,9 @@ from botocore.exceptions import (
 from bridge.errors import SourceError
 from bridge.models import State, Submission, SubmissionTable, Task
 from bridge.money import AmountError, parse_amount
-from bridge.redact import redact
+from bridge.netloc import is_local_endpoint
 from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES, requires_masters
+from bridge.redact import redact
 
 ENDPOINTS = {
     "sandbox": "https://mturk-requester-sandbox.us-east-1.amazonaws.com",
@@ -87,20 +87,6 @@ def describe_environment(environment: str) -> str:
     if environment == "production":
         return "MTurk production"
     return f"the MTurk endpoint {redact(environment)}"
-
-
-def is_local_endpoint(url: str) -> bool:
-    """http(s) on localhost or a loopback address (the emulator)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _credentials_help(environment: str, profile: str | None) -> str:

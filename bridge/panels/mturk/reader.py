@@ -12,11 +12,11 @@ import os
 from bridge.errors import SourceError
 from bridge.models import Submission, SubmissionTable, Task
 from bridge.money import AmountError, parse_amount
+from bridge.panels.mturk.timefmt import parse_mturk_time
+from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES
 from bridge.sources import limits
 from bridge.sources._csv import Kept, check_unique, columns_found, fit_row, header_names, open_csv, parse_int
 from bridge.sources._fields import Fields, Numbers, Repeats
-from bridge.panels.mturk.timefmt import parse_mturk_time
-from bridge.panels.mturk.words import ASSIGNMENT_STATUSES, STATES
 
 REQUIRED = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
 WHAT = "MTurk batch-results CSV"

@@ -10,6 +10,17 @@ from pydantic import Field, field_validator, model_validator
 from bridge.settings_base import Section
 
 _ENTITY_ID = re.compile(r"^[A-Z0-9]+$")
+# RejectAssignment refuses these ASCII control characters in feedback (FORMATS.md).
+_BAD_FEEDBACK_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def check_feedback(value: str) -> str:
+    """MTurk's rules for feedback text (RejectAssignment); raises ValueError."""
+    if len(value) > 1024:
+        raise ValueError(f"is {len(value)} characters; MTurk accepts at most 1024")
+    if _BAD_FEEDBACK_CHARS.search(value):
+        raise ValueError("contains control characters that MTurk refuses")
+    return value
 
 
 class MTurkSettings(Section):

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from bridge.match import JoinKey, MatchOptions, normalize
 from bridge.models import Columns, SubmissionTable, Task, Terms
 from bridge.money import rate_fee
+from bridge.netloc import is_local_endpoint
 from bridge.panels.prolific.settings import PROLIFIC_ID
 from bridge.redact import redact
 
@@ -46,12 +47,6 @@ class ProlificFees:
 
     def fee(self, amount: Decimal, *, is_reward: bool, task: Task | None) -> Decimal:
         return rate_fee(amount, fee_rate=self.fee_rate, vat_rate=self.vat_rate)
-
-
-def _is_local(url: str) -> bool:
-    from bridge.panels.mturk.api import is_local_endpoint
-
-    return is_local_endpoint(url)
 
 
 class ProlificPanel:
@@ -121,7 +116,7 @@ class ProlificPanel:
         env = environment.strip().rstrip("/")
         if env in ("production", PRODUCTION_URL):
             return "production"
-        if _is_local(env):
+        if is_local_endpoint(env):
             return "local"
         parts = urlsplit(env)
         if not parts.scheme or not parts.hostname:

@@ -39,8 +39,8 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.actions import Action, Kind
-from bridge.market import MarketplaceError, Outcome, Reply, Words
 from bridge.errors import InputError
+from bridge.market import MarketplaceError, Outcome, Reply, Words
 from bridge.models import State
 from bridge.panels.prolific.api import minor_to_major, read_study
 from bridge.panels.prolific.http import MAX_PAGES, PAGE_SIZE, Answer, ProlificHttp, Unreachable, problem, token_from

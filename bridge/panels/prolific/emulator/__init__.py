@@ -7,6 +7,7 @@ workspace's state and server rules, `records` what it is made of; `wire` the JSO
 Prolific's OpenAPI file.
 """
 
+from bridge.panels.prolific.emulator.records import DEFAULT_ASYNC_DELAY, DEFAULT_FEE_RATE
 from bridge.panels.prolific.emulator.routes import ROUTES
 from bridge.panels.prolific.emulator.server import (
     DEFAULT_BALANCE,
@@ -15,7 +16,6 @@ from bridge.panels.prolific.emulator.server import (
     ProlificEmulator,
     add_cli_exports,
 )
-from bridge.panels.prolific.emulator.records import DEFAULT_ASYNC_DELAY, DEFAULT_FEE_RATE
 
 __all__ = ["DEFAULT_ASYNC_DELAY", "DEFAULT_BALANCE", "DEFAULT_FEE_RATE", "DEFAULT_TOKEN", "ROUTES", "Exchange",
            "ProlificEmulator", "add_cli_exports"]

@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from bridge.emulator.base import Fault, Faults, QuietHandler, Serving, seed_spec
-from bridge.panels.prolific.emulator.routes import Request, resolve
 from bridge.panels.prolific.emulator.records import (
     COMPLETED_STATUSES,
     DEFAULT_ASYNC_DELAY,
@@ -51,6 +50,7 @@ from bridge.panels.prolific.emulator.records import (
     to_major,
     to_minor,
 )
+from bridge.panels.prolific.emulator.routes import Request, resolve
 from bridge.panels.prolific.emulator.state import ProlificState
 
 DEFAULT_BALANCE = Decimal("10000.00")
