@@ -18,9 +18,12 @@ from bridge.config import Settings
 from bridge.errors import SourceError
 from bridge.match import JoinKey, MatchOptions, match_wave
 from bridge.models import Plan, SubmissionTable, SurveyTable
+from bridge.responses import guard_analysis, write_responses
 from bridge.rules import build_plan
 from bridge.sources._csv import missing_column
+from bridge.sources.limits import SPOOL_IN_MEMORY
 from bridge.sources.qualtrics_csv import read_qualtrics_csv
+from bridge.workbook.review import carry_over, guard_workbook
 from bridge.workbook.write import write_workbook
 
 
@@ -91,8 +94,6 @@ def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | Non
     """Read both sides, match and decide; no workbook is written (`workbook` is None).
     `env` (default: the process environment) is where tokens and hosts are looked up.
     `keep_export`: keep an API export's CSV in `survey_export` (a spooled temporary file)."""
-    from bridge.sources.limits import SPOOL_IN_MEMORY
-
     env = os.environ if env is None else env
     panel = settings.panel
     export = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) if keep_export and settings.qualtrics.csv is None else None
@@ -117,9 +118,6 @@ def close_out(
     """`plan_wave`, then write the workbook (default: the config's `[output] workbook`),
     carrying over the edits a person made in the one already there (`bridge.workbook.review`), then
     the survey responses joined to their outcome (`bridge.responses`, SPEC §11)."""
-    from bridge.responses import guard_analysis, write_responses
-    from bridge.workbook.review import carry_over, guard_workbook
-
     path = Path(workbook or settings.workbook_path)
     guard_workbook(path, settings, key="--workbook" if workbook else "[output] workbook")
     analysis = guard_analysis(settings, path)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from bridge.errors import ConfigError
 from bridge.money import AmountError, parse_amount
+from bridge.panels import get_panel
 from bridge.panels.mturk.settings import MTurkSettings
 from bridge.panels.prolific.settings import ProlificSettings
 from bridge.settings_base import Section
@@ -214,8 +215,6 @@ class Settings(Section):
     @property
     def panel(self):
         """The panel this wave ran on (`bridge.panels.Panel`)."""
-        from bridge.panels import get_panel
-
         return get_panel(self.wave.platform)
 
     @property

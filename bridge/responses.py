@@ -1,8 +1,8 @@
 """Data for analysis (SPEC §11): the survey responses joined to their outcome.
 
 Every close-out writes `[output] analysis` (default: `<wave>-responses.csv` in the workbook's
-folder), and `responses_frame(config)` returns the same table as a pandas DataFrame. Nothing
-here moves money; pandas is imported by `responses_frame` only, never on the close-out's path.
+folder), an output beside the workbook; `bridge.analysis.responses_frame(config)` returns the
+same table as a pandas DataFrame. Nothing here moves money or imports pandas.
 
 The table: UTF-8 CSV (no BOM, so R's `read.csv` and Python's `csv` read the first name
 cleanly), one row per survey response in export order, preview/test/spam rows included (their

@@ -3,12 +3,13 @@
     result = apply_plan(plan, settings, workbook=path, confirm=lambda pre: True)
     print(result.summary_line()); result.raise_for_failures()
 
-`market` is the seam to a panel (the `Marketplace` protocol; each panel's adapter lives in
-its folder), `actions` what a plan sends, `ledger` the SQLite record, `executor` the
-sending (`stages` its last steps: revokes, invitations, compensation tasks, expiries),
-`run` the balance check and the Log, `edits` reads a workbook a person edited, `holders`
-compares who holds a qualification with the plan, `demo` runs the sample wave on the
-emulators.
+The seam to a panel is below this room: `bridge.market` (the `Marketplace` protocol; each
+panel's adapter lives in its folder) and `bridge.actions` (what a plan sends). Here:
+`ledger` the SQLite record, `executor` the sending (`stages` its last steps: revokes,
+invitations, compensation tasks, expiries), `run` the balance check and the Log, `edited`
+a workbook a person edited, planned again and applied (`bridge.workbook.edits` reads it),
+`holders` compares who holds a qualification with the plan, `demo` runs the sample wave on
+the emulators.
 """
 
 from bridge.actions import Action, Kind, bonus_key, plan_actions

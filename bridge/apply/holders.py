@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bridge.closeout import plan_wave
 from bridge.config import Settings
 from bridge.errors import InputError, SourceError
 from bridge.market import Marketplace, MarketplaceError
@@ -65,8 +66,6 @@ def qualification_diff(settings: Settings, group_id: str, now: datetime, *, env:
                        market: Marketplace | None = None) -> tuple[Plan, list[HolderRow], str]:
     """(the plan, the rows, where the holders were read). InputError when the panel has no
     such group; SourceError when it does not answer."""
-    from bridge.closeout import plan_wave
-
     env = os.environ if env is None else env
     plan = plan_wave(settings, now, env=env).plan
     if market is None:
