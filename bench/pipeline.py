@@ -7,7 +7,11 @@ peak memory is the close-out's own); the script prints medians and the ratios.
 Goals: close-out at most 2x the floor (issue 2); the Prolific dry run within 1.2x of the
 MTurk one (issue 8); peak memory under 500 MB.
 
-    python bench/pipeline.py [--n 20000] [--rounds 5]
+    python bench/pipeline.py [--n 20000] [--rounds 5] [--against OTHER_CHECKOUT]
+
+`--against` also runs the other checkout's own close-out child (its bench/pipeline.py, its
+bridge/) on the same files, interleaved with this one's, and prints both medians and their
+ratio: a before/after comparison of a change.
 """
 
 from __future__ import annotations
@@ -95,9 +99,10 @@ def child_closeout(folder: Path) -> tuple[float, dict[str, float]]:
     return t2 - t0, {"read+match+decide": t1 - t0, "write workbook": t2 - t1}
 
 
-def run_child(kind: str, folder: Path) -> dict:
+def run_child(kind: str, folder: Path, script: Path | str = __file__) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--folder", str(folder)], capture_output=True, text=True, check=True
+        [sys.executable, str(script), "--child", kind, "--folder", str(folder)], capture_output=True, text=True,
+        check=True
     )
     return json.loads(out.stdout)
 
@@ -108,6 +113,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--child")
     ap.add_argument("--folder")
+    ap.add_argument("--against", type=Path, help="another checkout of the project, to compare with (before/after)")
     args = ap.parse_args()
     if args.child:
         if args.child == "floor":
@@ -121,11 +127,15 @@ def main() -> None:
         folder, prolific = Path(tmp), Path(tmp2)
         make_wave(folder, args.n)
         make_study(prolific, args.n)
-        floor, runs, studies = [], [], []
+        floor, runs, studies, other, other_studies = [], [], [], [], []
         for _ in range(args.rounds):  # interleaved, so drift hits all alike
             floor.append(run_child("floor", folder)["seconds"])
             runs.append(run_child("closeout", folder))
             studies.append(run_child("closeout", prolific))
+            if args.against:
+                script = args.against / "bench" / "pipeline.py"
+                other.append(run_child("closeout", folder, script)["seconds"])
+                other_studies.append(run_child("closeout", prolific, script)["seconds"])
         f, c = statistics.median(floor), statistics.median(r["seconds"] for r in runs)
         pr = statistics.median(r["seconds"] for r in studies)
         print(f"wave: {args.n} assignments, {args.n} responses; {args.rounds} rounds, medians")
@@ -140,6 +150,10 @@ def main() -> None:
             print(f"  {stage}: {statistics.median(r['stages'][stage] for r in studies):.2f} s")
         print(f"ratio Prolific / MTurk dry run: {pr / c:.2f}x (goal <= 1.2x)")
         print(f"peak memory of the Prolific close-out: {max(r['peak_mb'] for r in studies):.0f} MB (goal < 500 MB)")
+        if args.against:
+            o, op = statistics.median(other), statistics.median(other_studies)
+            print(f"against {args.against}: MTurk dry run {o:.2f} s there, {c:.2f} s here ({c / o:.2f}x); "
+                  f"Prolific {op:.2f} s there, {pr:.2f} s here ({pr / op:.2f}x)")
 
 
 if __name__ == "__main__":

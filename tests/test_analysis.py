@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from paths import REPO, SAMPLE
 
-from bridge import analysis
+from bridge import responses
 from bridge.analysis import PAY_FACTS, responses_frame
 from bridge.closeout import close_out
 from bridge.config import load_config
@@ -345,7 +345,7 @@ def test_a_second_close_out_replaces_the_file_atomically(wave, monkeypatch):
 
     # A run that fails while writing leaves the previous file whole, and no temporary file.
     calls = {"n": 0}
-    real_outcome = analysis.outcome
+    real_outcome = responses.outcome
 
     def failing(*args):
         calls["n"] += 1
@@ -353,7 +353,7 @@ def test_a_second_close_out_replaces_the_file_atomically(wave, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_outcome(*args)
 
-    monkeypatch.setattr(analysis, "outcome", failing)
+    monkeypatch.setattr(responses, "outcome", failing)
     with pytest.raises(InputError, match="disk is full"):
         run_close_out(wave)
     assert second.read_bytes() == before
