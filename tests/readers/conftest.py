@@ -61,6 +61,7 @@ def read_case():
     def run(reader, case: dict):
         path = case_path(case)
         kwargs = {"name": case["name"]} if "name" in case else {}
+        kwargs.update(case.get("kwargs", {}))  # the reader's options (a config key's value)
         if case.get("input", "path") == "bytes":
             source = path.read_bytes()
             label = case.get("name", f"<{_WHAT[reader.__name__]}>")

@@ -32,6 +32,8 @@ def test_prolific_case(case, read_case, check_attrs, check_error):
         assert {s.task_id for s in table.submissions} == {case["task_id"]}
     for name in case.get("answer_fields_include", []):
         assert name in table.answer_fields
+    if "answer_fields" in case:
+        assert table.answer_fields == case["answer_fields"]
     for spec in case.get("rows", []):
         spec = dict(spec)
         state = spec.pop("state", None)

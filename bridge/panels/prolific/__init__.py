@@ -83,7 +83,7 @@ class ProlificPanel:
         if p.csv is not None:
             from bridge.panels.prolific.reader import read_export
 
-            return read_export(settings.resolve(p.csv), study_id=p.study_id)
+            return read_export(settings.resolve(p.csv), study_id=p.study_id, participant_column=p.participant_column)
         from bridge.panels.prolific.api import fetch_study
 
         return fetch_study(p.study_id, environment=p.environment, env=env)

@@ -32,6 +32,8 @@ class ProlificSettings(Section):
     csv: Path | None = None
     study_id: str | None = Field(default=None, pattern=PROLIFIC_ID.pattern)
     workspace_id: str | None = Field(default=None, pattern=PROLIFIC_ID.pattern)
+    # The export's column holding the participant id, when a lab renamed `Participant id`.
+    participant_column: str | None = Field(default=None, min_length=1)
     completion_codes: dict[str, CodeOutcome] = Field(default_factory=dict)
     environment: str = "production"
     # Prolific's service fee on rewards and bonuses: 33.3% for academic accounts, 42.8% for
@@ -66,4 +68,6 @@ class ProlificSettings(Section):
         # study_id names it for the workbook and for applying.
         if self.csv is None and self.study_id is None:
             raise ValueError("give csv = \"prolific_export.csv\" (the study's export) or study_id = \"...\" (the API)")
+        if self.participant_column is not None and self.csv is None:
+            raise ValueError("participant_column names a column of the study's export: it goes with csv = \"...\"")
         return self
