@@ -110,9 +110,27 @@ class Response:
 @dataclass(slots=True)
 class SurveyTable:
     source: str
-    columns: list[str]
+    columns: list[str]  # as the reader names them (`Response.fields`' keys), in the file's order
     responses: list[Response]
     legacy: bool = False
+    # The column holding each response's id (its values are `Response.response_id`), or None
+    # when the id is the row's number in the file (a spreadsheet's row, the header is row 1).
+    id_column: str | None = "ResponseId"
+    # Columns the reader renamed: the name the file shows -> the reader's name (a 2016
+    # Qualtrics export's `ResponseID` -> `ResponseId`). A config names columns as the file
+    # shows them; `Response.fields` answers to both names.
+    aliases: dict[str, str] = field(default_factory=dict)
+    what: str = "Qualtrics CSV export"  # the kind of file, for messages
+
+    def has_column(self, name: str) -> bool:
+        """Whether the file has the column a config names, as the file or the reader names it."""
+        return name in self.aliases or name in self.columns
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The columns as the file shows them, for messages."""
+        shown = {new: old for old, new in self.aliases.items()}
+        return [shown.get(c, c) for c in self.columns]
 
 
 # --- What the core needs to know of the panel, as data --------------------------------------

@@ -9,6 +9,11 @@ It behaves as the dict it replaces for everything the code and the tests do with
 up, `get`, `in`, iterate in the file's order, `len`, `keys`/`values`/`items`, `==` with a dict
 or another `Fields`, `dict(fields)`, and assignment (a changed value gets the row its own
 list; a new or deleted key its own copy of the names), so a caller may still edit a row.
+
+A reader that renames a column (the Qualtrics reader's `ResponseID` -> `ResponseId`) gives
+its rows `Names` instead of a dict: a row then also answers to the name the file shows, so a
+config naming the column as the person sees it works; it lists each column once, by the
+reader's name.
 """
 
 from __future__ import annotations
@@ -74,6 +79,30 @@ class Fields(MutableMapping):
 
     def __reduce__(self):
         return (Fields, (dict(self._names), tuple(self._values)))
+
+
+class Names(dict):
+    """Column -> position, as a `Fields` needs it, that also answers to `aliases` (a name
+    the file shows -> the reader's name). Iterating, `len` and `==` see the reader's names
+    only; looking up (`[]`, `get`, `in`) takes either."""
+
+    __slots__ = ("aliases",)
+
+    def __init__(self, positions: dict[str, int], aliases: Mapping[str, str]):
+        super().__init__(positions)
+        self.aliases = dict(aliases)
+
+    def __missing__(self, key: str) -> int:
+        return dict.__getitem__(self, self.aliases[key])
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        alias = self.aliases.get(key)
+        return default if alias is None else dict.get(self, alias, default)
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or key in self.aliases
 
 
 class Repeats:

@@ -5,6 +5,8 @@ The 2016 "Insights" export has the same three rows with legacy names on row 1 (`
 Legacy export: UTF-8 BOM, row 1 `V1..V10` + question codes, row 2 the metadata names for
 V1..V10 + question text, a trailing comma on every line. Labels (`Survey Preview`,
 `True`) and numeric codes (`1`, `1`) are both understood. Every value is kept as text.
+The legacy names are read as today's (`ResponseID` as `ResponseId`); `SurveyTable.aliases`
+keeps the names the file shows, and each row answers to them too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bridge.errors import SourceError
 from bridge.models import Response, SurveyTable
 from bridge.sources import limits
 from bridge.sources._csv import Kept, check_unique, columns_found, fit_row, header_names, open_csv, parse_int
-from bridge.sources._fields import Fields, Numbers
+from bridge.sources._fields import Fields, Names, Numbers
 
 WHAT = "Qualtrics CSV export"
 
@@ -89,18 +91,18 @@ def _read(rows: Iterator[tuple[int, list[str]]], label: str, keep: Collection[st
     legacy = bool(first) and _LEGACY_V.match(first[0].strip() or "") is not None and "ResponseID" in second
     insights = False
     if legacy:  # V1..V10 are named on row 2
-        names = [
-            LEGACY_NAMES.get(second[i].strip(), second[i]) if _LEGACY_V.match(n.strip()) and i < len(second) else n
-            for i, n in enumerate(first)
-        ]
+        shown = [second[i] if _LEGACY_V.match(n.strip()) and i < len(second) else n for i, n in enumerate(first)]
+        names = [LEGACY_NAMES.get(n.strip(), n) for n in shown]
     else:
-        names = first
+        names = shown = first
         stripped = {n.strip() for n in first}
         if "ResponseId" not in stripped and "ResponseID" in stripped:
             # The 2016 "Insights" export: three header rows like today's, the legacy names on row 1.
             insights = True
             names = [_renamed(n, stripped) for n in first]
     names = header_names(names)
+    # The names the file shows for the columns renamed: a config may name them so.
+    aliases = {old.strip(): new for old, new in zip(shown, names) if old.strip() != new and old.strip() not in names}
     if "ResponseId" not in names:
         hint = (
             " It looks like an MTurk batch-results file: point [qualtrics] csv at the survey export."
@@ -131,10 +133,12 @@ def _read(rows: Iterator[tuple[int, list[str]]], label: str, keep: Collection[st
     i_duration = col.get("Duration (in seconds)")
     i_start, i_end = col.get("StartDate"), col.get("EndDate")
     from_dates = legacy or (insights and i_duration is None)
-    wanted = None if keep is None else set(keep)
+    wanted = None if keep is None else {aliases.get(n, n) for n in keep}
     positions = list(range(width)) if wanted is None else [i for n, i in col.items() if n in wanted]
     # Every row's Fields share one column -> position dict; each row keeps a tuple of values.
     index = {names[i]: j for j, i in enumerate(positions)}
+    if aliases:
+        index = Names(index, {old: new for old, new in aliases.items() if new in index})
     take = itemgetter(*positions) if len(positions) > 1 else None
     shared: dict[str, str] = {}  # one object for each value repeated in the first rows
     share = shared.get
@@ -185,7 +189,7 @@ def _read(rows: Iterator[tuple[int, list[str]]], label: str, keep: Collection[st
                 source_row=line,
             )
         )
-    return SurveyTable(source=label, columns=names, responses=responses, legacy=legacy)
+    return SurveyTable(source=label, columns=names, responses=responses, legacy=legacy, aliases=aliases)
 
 
 # After this many responses, the values they repeat are shared by the rows that follow (a

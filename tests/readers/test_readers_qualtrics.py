@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bridge.models import Response, SurveyTable
 from bridge.sources.qualtrics_csv import STATUS_CODES, read_qualtrics_csv
 
@@ -77,3 +79,35 @@ def test_labels_and_codes_read_the_same():
         (r.response_id, r.status, r.finished) for r in codes.responses
     ]
     assert sorted({r.status for r in codes.responses}) == sorted(FORMATS_STATUS_CODES.values())
+
+
+def test_a_renamed_column_answers_to_the_name_the_file_shows():
+    """SPEC §14: the 2016 export's `ResponseID` is read as `ResponseId`; a config may still
+    name it as the file shows it, and messages list the columns so."""
+    table = read_qualtrics_csv(DATA / "qualtrics" / "insights_2016.csv")
+    assert table.aliases == {"ResponseID": "ResponseId", "ExternalDataReference": "ExternalReference"}
+    assert table.has_column("ResponseID") and table.has_column("ResponseId") and not table.has_column("Response ID")
+    assert "ResponseID" in table.shown_columns and "ResponseId" not in table.shown_columns
+    r = table.responses[0]
+    assert r.fields["ResponseID"] == r.fields.get("ResponseID") == r.fields["ResponseId"] == "R_3kPqRsTuVwXyZ01"
+    assert "ExternalDataReference" in r.fields and r.fields["ExternalDataReference"] == "ext-17"
+    assert "ResponseID" not in list(r.fields) and len(r.fields) == len(table.columns)
+    assert r.fields.get("Response ID", "none") == "none"
+    with pytest.raises(KeyError):
+        r.fields["Response ID"]
+    kept = read_qualtrics_csv(DATA / "qualtrics" / "insights_2016.csv", keep=["ResponseID", "code"])
+    assert dict(kept.responses[0].fields) == {"ResponseId": "R_3kPqRsTuVwXyZ01", "code": "5012"}
+    assert kept.responses[0].fields["ResponseID"] == "R_3kPqRsTuVwXyZ01"
+
+
+def test_the_legacy_export_answers_to_its_own_names(realworld):
+    table = read_qualtrics_csv(realworld / "qualtrics_sample_legacy.csv")
+    assert table.aliases == {"ResponseID": "ResponseId", "ExternalDataReference": "ExternalReference",
+                             "EmailAddress": "RecipientEmail"}
+    assert table.responses[0].fields["ResponseID"] == "R_2YPOQ602ER1jkf1"
+
+
+def test_a_current_export_has_no_aliases():
+    table = read_qualtrics_csv(DATA / "qualtrics" / "status_labels.csv")
+    assert table.aliases == {} and table.shown_columns == table.columns
+    assert type(table.responses[0].fields._names) is dict  # the plain, fast index
