@@ -22,7 +22,7 @@ from bridge.responses import guard_analysis, write_responses
 from bridge.rules import build_plan
 from bridge.sources._csv import missing_column
 from bridge.sources.limits import SPOOL_IN_MEMORY
-from bridge.sources.qualtrics_csv import read_qualtrics_csv
+from bridge.sources.survey import read_survey as read_from
 from bridge.workbook.review import carry_over, guard_workbook
 from bridge.workbook.write import write_workbook
 
@@ -36,26 +36,20 @@ class CloseOut:
     carried: list[str] = field(default_factory=list)  # a person's edits carried over from the workbook
     analysis: Path | None = None  # the survey responses joined to their outcome (bridge.responses)
     # The API export's CSV, kept when asked (plan_wave(keep_export=True)) so every column
-    # can be read again; None when the survey came from [qualtrics] csv. The caller closes it.
+    # can be read again; None when the survey came from a file. The caller closes it.
     survey_export: BinaryIO | None = None
 
 
 def read_survey(settings: Settings, env: Mapping[str, str] | None = None, *,
                 export_to: BinaryIO | None = None) -> SurveyTable:
-    q = settings.qualtrics
-    keep = kept_columns(settings)  # memory (issue 11): the few columns the close-out reads
-    if q.csv is not None:
-        return read_qualtrics_csv(settings.resolve(q.csv), keep=keep)
-    from bridge.sources.qualtrics_api import fetch_survey, resolve_base_url, resolve_token
-
-    env = os.environ if env is None else env
-    base_url = resolve_base_url(q.datacenter, q.base_url, env)
-    return fetch_survey(q.survey_id, base_url=base_url, token=resolve_token(env), export_to=export_to, keep=keep)
+    """The survey's responses, whichever tool made them (`settings.survey`), keeping only the
+    columns the close-out reads (memory, issue 11)."""
+    return read_from(settings.survey, keep=kept_columns(settings), env=env, export_to=export_to)
 
 
 def kept_columns(settings: Settings) -> set[str]:
     """The survey columns the close-out reads from `Response.fields` (match and rules): the
-    join column, the participant column, the code, bonus and attention-check columns."""
+    join column, the participant column, the code, study, bonus and attention-check columns."""
     opts = settings.panel.match_options(settings)
     keep = {name for _, name in survey_columns(settings, opts)} | {opts.key_column}
     if opts.participant_column:
@@ -65,13 +59,16 @@ def kept_columns(settings: Settings) -> set[str]:
 
 def survey_columns(settings: Settings, opts: MatchOptions) -> list[tuple[str, str]]:
     """(config key, column) for every survey column the config names or the join needs."""
-    q = settings.qualtrics
+    survey = settings.survey
     wanted = []
-    code = q.code_column or (opts.key_column if opts.key is JoinKey.CODE else None)
+    code = survey.code_column or (opts.key_column if opts.key is JoinKey.CODE else None)
     if code:
-        wanted.append(("[qualtrics] code_column", code))
-    if q.participant:
-        wanted.append(("[qualtrics] participant_column", q.participant))
+        wanted.append((survey.key("code_column"), code))
+    participant = survey.participant_column or (opts.key_column if opts.key is JoinKey.PARTICIPANT else None)
+    if participant:
+        wanted.append((survey.key(survey.participant_key), participant))
+    if survey.study_column:
+        wanted.append((survey.key("study_column"), survey.study_column))
     if settings.bonus.column:
         wanted.append(("[bonus] column", settings.bonus.column))
     for i, check in enumerate(settings.rules.attention_checks, 1):
@@ -82,8 +79,8 @@ def survey_columns(settings: Settings, opts: MatchOptions) -> list[tuple[str, st
 def check_columns(settings: Settings, survey: SurveyTable, table: SubmissionTable) -> None:
     """Every column the config names must exist in the files; report every one missing."""
     panel = settings.panel
-    problems = [missing_column(survey.source, key, name, survey.columns)
-                for key, name in survey_columns(settings, panel.match_options(settings)) if name not in survey.columns]
+    problems = [missing_column(survey.source, key, name, survey.shown_columns)
+                for key, name in survey_columns(settings, panel.match_options(settings)) if not survey.has_column(name)]
     problems += panel.column_problems(settings, table)
     if problems:
         raise SourceError("\n".join(problems))
@@ -96,7 +93,7 @@ def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | Non
     `keep_export`: keep an API export's CSV in `survey_export` (a spooled temporary file)."""
     env = os.environ if env is None else env
     panel = settings.panel
-    export = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) if keep_export and settings.qualtrics.csv is None else None
+    export = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) if keep_export and settings.survey.csv is None else None
     try:
         survey = read_survey(settings, env, export_to=export)
         table = panel.read(settings, env)

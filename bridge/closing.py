@@ -136,8 +136,9 @@ def compensations_for(decisions: list[SubmissionDecision], unmatched: list[Unmat
         seen.add(key)
         if not pid:
             out.append(Compensation("", u.response_id, None, Decimal("0.00"), "",
-                                    note="the response names no participant ([qualtrics] participant_column): a "
-                                         "person must find and pay them (nothing is sent)"))
+                                    note=f"the response names no participant "
+                                         f"({settings.survey.key('participant_column')}): "
+                                         "a person must find and pay them (nothing is sent)"))
         elif terms.compensates_with == "task":
             title = c.title or f"Compensation HIT for {pid}"
             out.append(Compensation(

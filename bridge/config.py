@@ -1,8 +1,10 @@
-"""The wave's TOML config (SPEC §3, §7, §8), validated into typed settings.
+"""The wave's TOML config (SPEC §3, §7, §8, §14), validated into typed settings.
 
 Every problem is collected and reported at once (`ConfigError`); an unknown key names the
 nearest valid one. Paths are resolved relative to the config file's folder. Secrets are
 never read from here: the Qualtrics token and AWS credentials come from the environment.
+The survey is `[qualtrics]` or `[survey]` (`bridge.sources.settings`); everything reads it
+through `Settings.survey`, one view whatever tool made it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from bridge.panels import get_panel
 from bridge.panels.mturk.settings import MTurkSettings
 from bridge.panels.prolific.settings import ProlificSettings
 from bridge.settings_base import Section
+from bridge.sources.settings import QualtricsSettings, SurveySettings
+from bridge.sources.survey import SurveySpec
 
 _CURRENCY = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # whole cents (MTurk's CurrencyAmount pattern)
 
@@ -53,32 +57,6 @@ class WaveSettings(Section):
     @classmethod
     def _reward(cls, v: Any) -> Decimal | None:
         return None if v is None else _money(v)
-
-
-class QualtricsSettings(Section):
-    csv: Path | None = None
-    survey_id: str | None = Field(default=None, pattern=r"^SV_[A-Za-z0-9]+$")
-    datacenter: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+$")
-    base_url: str | None = Field(default=None, pattern=r"^https?://")
-    code_column: str | None = Field(default=None, min_length=1)
-    # The embedded-data field holding the panel's participant id (MTurk workerId, Prolific
-    # PROLIFIC_PID). `worker_id_column` is its MTurk-era name, still accepted.
-    participant_column: str | None = Field(default=None, min_length=1)
-    worker_id_column: str | None = Field(default=None, min_length=1)
-    include_unfinished: bool = False
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "QualtricsSettings":
-        if (self.csv is None) == (self.survey_id is None):
-            raise ValueError("give exactly one of csv = \"export.csv\" or survey_id = \"SV_...\"")
-        if self.participant_column and self.worker_id_column and self.participant_column != self.worker_id_column:
-            raise ValueError("participant_column and worker_id_column name the same thing; keep one")
-        return self
-
-    @property
-    def participant(self) -> str | None:
-        """The survey column holding the participant id, if the config names one."""
-        return self.participant_column or self.worker_id_column
 
 
 class AttentionCheck(Section):
@@ -187,7 +165,10 @@ class OutputSettings(Section):
 
 class Settings(Section):
     wave: WaveSettings
-    qualtrics: QualtricsSettings
+    # The survey: [qualtrics] (SPEC §3) or [survey] (SPEC §14), one of them. Read both through
+    # `Settings.survey`, the neutral view.
+    qualtrics: QualtricsSettings | None = None
+    survey_section: SurveySettings | None = Field(default=None, alias="survey")
     mturk: MTurkSettings | None = None
     prolific: ProlificSettings | None = None
     rules: RulesSettings = RulesSettings()
@@ -203,6 +184,12 @@ class Settings(Section):
 
     @model_validator(mode="after")
     def _platform_section(self) -> "Settings":
+        if self.qualtrics is None and self.survey_section is None:
+            raise ValueError("[survey] is required: the survey's responses (format = \"qualtrics\", \"csv\" or a "
+                             "preset such as \"limesurvey\"); [qualtrics] is its Qualtrics form")
+        if self.qualtrics is not None and self.survey_section is not None:
+            raise ValueError("[qualtrics] and [survey] both describe the survey: keep one (move the [qualtrics] keys "
+                             "into [survey] with format = \"qualtrics\", or remove [survey])")
         platform = self.wave.platform
         if getattr(self, platform) is None:
             raise ValueError(f"[{platform}] is required: [wave] platform is {platform!r}")
@@ -211,6 +198,12 @@ class Settings(Section):
             raise ValueError(f"[{other[0]}] is given but [wave] platform is {platform!r}: "
                              f"remove [{other[0]}] or set platform = \"{other[0]}\"")
         return self
+
+    @property
+    def survey(self) -> SurveySpec:
+        """The survey, whichever section and tool: what every reader of the config uses."""
+        section = self.qualtrics if self.qualtrics is not None else self.survey_section
+        return section.spec(self.resolve)
 
     @property
     def panel(self):
@@ -248,6 +241,7 @@ _PLATFORMS = ("mturk", "prolific")
 _SECTIONS: dict[str, type[BaseModel]] = {
     "wave": WaveSettings,
     "qualtrics": QualtricsSettings,
+    "survey": SurveySettings,
     "mturk": MTurkSettings,
     "prolific": ProlificSettings,
     "rules": RulesSettings,
@@ -291,9 +285,16 @@ _PATTERN_HINTS = {
     ("qualtrics", "survey_id"): "is not a survey id like SV_0123456789abcde",
     ("qualtrics", "datacenter"): "is not a data center id like iad1 or ca1",
     ("qualtrics", "base_url"): "must start with https:// (or http:// for a local emulator)",
+    ("survey", "survey_id"): "is not a survey id like SV_0123456789abcde",
+    ("survey", "datacenter"): "is not a data center id like iad1 or ca1",
+    ("survey", "base_url"): "must start with https:// (or http:// for a local emulator)",
     ("prolific", "study_id"): "is not a Prolific study id (24 lower-case hex characters)",
     ("prolific", "workspace_id"): "is not a Prolific workspace id (24 lower-case hex characters)",
 }
+
+
+# Keys a section names otherwise than an older one: the hint for the older name.
+_RENAMED = {("survey", "worker_id_column"): "participant_column"}
 
 
 def _problem(err: dict[str, Any]) -> str:
@@ -305,7 +306,8 @@ def _problem(err: dict[str, Any]) -> str:
         where = _where(loc[:-1]) if len(loc) > 1 else "top level"
         valid = [f"[{s}]" for s in _SECTIONS] if model is Settings else _fields(model) if model else []
         target = f"[{name}]" if model is Settings else name
-        near = difflib.get_close_matches(target, valid, n=1, cutoff=0.5)
+        near = [_RENAMED[(str(loc[0]), name)]] if (str(loc[0]), name) in _RENAMED else \
+            difflib.get_close_matches(target, valid, n=1, cutoff=0.5)
         hint = f"; did you mean {near[0]}?" if near else f"; valid keys: {', '.join(valid)}"
         return f"unknown key {target!r} in {where}{hint}"
     if kind == "missing":

@@ -43,7 +43,7 @@ Choices where the SPEC is silent:
   same name (the file keeps both; the DataFrame makes the later one unique, `Include.1`, as
   `pandas.read_csv` and R's `read.csv` would).
 - The survey is streamed again from its source to write every column, whatever the reader
-  kept in memory: the `[qualtrics] csv` file through `bridge.sources._csv.open_csv` (same
+  kept in memory: the survey's `csv` file through `bridge.sources._csv.open_csv` (same
   decoding, limits and header handling), or the CSV the API export downloaded, which the
   close-out keeps in a spooled temporary file (`CloseOut.survey_export`). A source that
   changed between the two reads is an error (run again), never a silently wrong table.
@@ -87,7 +87,6 @@ class Planned(Protocol):
 OUTCOME_COLUMNS = ("SubmissionId", "ParticipantId", "Decision", "Reasons", "Bonus", "Include")
 # Reasons that are facts about pay or the panel's status, not doubts about the data (SPEC §11).
 PAY_FACTS = NOT_FLAGS  # facts about pay and status, not problems (the rules' own list)
-WHAT = "Qualtrics CSV export"
 _MATCHED = (MatchKind.EXACT, MatchKind.NORMALIZED)
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _TAIL = "," + ",".join(OUTCOME_COLUMNS)
@@ -114,8 +113,8 @@ def guard_analysis(settings: Settings, workbook: Path | None = None) -> Path:
     path = analysis_path(settings, workbook)
     key = _key(settings)
     panel = getattr(settings, settings.wave.platform)
-    inputs = [settings.path, settings.qualtrics.csv, getattr(panel, "csv", None)]
-    inputs = [settings.resolve(Path(p)) if p is not None else None for p in inputs]
+    inputs = [settings.path, getattr(panel, "csv", None)]
+    inputs = [settings.resolve(Path(p)) if p is not None else None for p in inputs] + [settings.survey.csv]
     guard_output(path, [*inputs, Path(workbook or settings.workbook_path), settings.ledger_path], key=key)
     if path.is_dir():
         raise InputError(f"{path}: {key} is a folder; name a file such as {path / 'wave-responses.csv'}.")
@@ -176,23 +175,24 @@ def export_rows(survey: SurveyTable, source: str | os.PathLike | BinaryIO, name:
     """Every column of every response of `survey`, in export order, streamed again from
     `source` (the file or stream it was read from): the reader's own record numbers say which
     records are responses, so header rows, blank lines and legacy layouts are skipped as it
-    skipped them. SourceError when the source no longer holds the same responses."""
-    src = open_csv(source, name, WHAT)
+    skipped them; each is checked to hold the response's id (its id column, or its row
+    number). SourceError when the source no longer holds the same responses."""
+    src = open_csv(source, name, survey.what)
     width = len(survey.columns)
-    rid = survey.columns.index("ResponseId")
+    rid = survey.columns.index(survey.id_column) if survey.id_column is not None else None
     changed = SourceError(f"{src.label}: changed while the close-out read it (the responses are not the ones it "
                           "just read); the analysis file is not written. Run the close-out again.")
     wanted = iter(survey.responses)
     expected = next(wanted, None)
     records = src.records()
     try:
-        for line, row in records:
+        for number, (line, row) in enumerate(records, start=1):
             if expected is None:
                 break
             if line != expected.source_row:
                 continue
             row = fit_row(row, width, may_lack=width, label=src.label, line=line, again="export it again")
-            if row[rid].strip() != expected.response_id:
+            if (row[rid].strip() if rid is not None else str(number)) != expected.response_id:
                 raise changed
             yield row
             expected = next(wanted, None)
@@ -207,10 +207,10 @@ def survey_source(result: Planned, settings: Settings) -> tuple[str | os.PathLik
     if result.survey_export is not None:
         result.survey_export.seek(0)
         return result.survey_export, result.survey.source
-    if settings.qualtrics.csv is None:
+    if settings.survey.csv is None:
         raise SourceError("The survey was read through the API and its export was not kept; "
                           "plan the wave with plan_wave(..., keep_export=True).")
-    return settings.resolve(settings.qualtrics.csv), None
+    return settings.survey.csv, None
 
 
 def table(result: Planned, settings: Settings) -> tuple[list[str], Iterator[list[str]]]:

@@ -309,8 +309,9 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     if release:
         del matches
     top_up(decisions, settings, pace)
-    code_column = settings.qualtrics.code_column or ""
-    participant_column = settings.qualtrics.participant
+    survey = settings.survey
+    code_column = survey.code_column or ""
+    participant_column = survey.participant_column
     unmatched = []
     for i, (r, why) in enumerate(pairs):
         if release:

@@ -119,11 +119,11 @@ def test_survey_columns_and_rows_are_the_exports_cell_by_cell(config):
 
 def test_every_column_is_written_even_when_the_reader_keeps_a_few(wave, monkeypatch):
     """The close-out may read only the columns it uses; the file still has all of them."""
-    import bridge.closeout as closeout
+    import bridge.sources.survey as reader
 
-    real = closeout.read_qualtrics_csv
+    real = reader.read_qualtrics_csv
     kept = {"Random ID", "workerId", "bonus", "Q7"}
-    monkeypatch.setattr(closeout, "read_qualtrics_csv", lambda source, **kw: real(source, keep=kept))
+    monkeypatch.setattr(reader, "read_qualtrics_csv", lambda source, **kw: real(source, keep=kept))
     result = run_close_out(wave)
     assert set(result.survey.responses[0].fields) == kept
     names, responses = export_rows(wave.parent / "qualtrics_export.csv")

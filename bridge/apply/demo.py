@@ -128,9 +128,10 @@ def run_demo(settings: Settings, out: Path, *, progress: Progress | None = None)
 
     with ExitStack() as stack:
         qualtrics = QualtricsEmulator(token=DEMO_TOKEN)
-        qualtrics.add_survey(DEMO_SURVEY_ID, settings.resolve(settings.qualtrics.csv))
+        qualtrics.add_survey(DEMO_SURVEY_ID, settings.survey.csv)  # a sample's Qualtrics export
         stack.enter_context(qualtrics)
-        aim = {"qualtrics": settings.qualtrics.model_copy(
+        section = "qualtrics" if settings.qualtrics is not None else "survey_section"
+        aim = {section: getattr(settings, section).model_copy(
             update={"csv": None, "survey_id": DEMO_SURVEY_ID, "base_url": qualtrics.url})}
         stage = stack.enter_context(_STAGES[settings.wave.platform](settings, aim, out))
         env = {"QUALTRICS_API_KEY": DEMO_TOKEN, **stage.env}

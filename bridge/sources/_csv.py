@@ -363,7 +363,8 @@ def check_unique(seen: dict[str, int], key: str, value: str, *, label: str, line
 
 
 def missing_column(source: str, key: str, name: str, have: list[str]) -> str:
-    """A message for a column the config names that a file does not have."""
+    """A message for a column the config names (`key`) that a file does not have: the
+    nearest name it has and its columns, as the file shows them (`have`)."""
     near = difflib.get_close_matches(name, have, n=1, cutoff=0.6)
     hint = f" Did you mean {near[0]!r}?" if near and near[0] != name else ""
     shown = ", ".join(repr(c) for c in have[:40]) + (" …" if len(have) > 40 else "")

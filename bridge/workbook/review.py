@@ -31,8 +31,8 @@ _CORE = "docProps/core.xml"
 
 def _inputs(settings: Settings) -> list[Path | None]:
     panel = getattr(settings, settings.wave.platform)
-    files = [settings.path, settings.qualtrics.csv, panel.csv]
-    return [settings.resolve(f) if f is not None else None for f in files]
+    files = [settings.path, panel.csv]
+    return [settings.resolve(f) if f is not None else None for f in files] + [settings.survey.csv]
 
 
 def is_ours(path: Path) -> bool:

@@ -88,9 +88,10 @@ class MTurkPanel:
                                [f"Answer.{f}" for f in table.answer_fields])]
 
     def match_options(self, settings) -> MatchOptions:
-        q = settings.qualtrics
-        return MatchOptions(key_column=q.code_column or DEFAULT_CODE_COLUMN, key=JoinKey.CODE,
-                            participant_column=q.participant, include_unfinished=q.include_unfinished,
+        survey = settings.survey
+        return MatchOptions(key_column=survey.code_column or DEFAULT_CODE_COLUMN, key=JoinKey.CODE,
+                            participant_column=survey.participant_column,
+                            include_unfinished=survey.include_unfinished,
                             key_label=f"Answer.{settings.mturk.code_answer}", submissions_word="assignments")
 
     def terms(self, settings, table: SubmissionTable) -> Terms:

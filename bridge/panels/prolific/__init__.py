@@ -1,8 +1,8 @@
 """Prolific: the panel most labs now recruit on (export reader, API source, adapter, emulator).
 
 `PANEL` describes Prolific to the panel-neutral core (`bridge.panels.Panel`). A submission
-joins the survey on the participant id the survey captured (`[qualtrics]
-participant_column`, usually `PROLIFIC_PID`); the completion code the participant entered
+joins the survey on the participant id the survey captured (`participant_column` of
+`[survey]` or `[qualtrics]`, usually `PROLIFIC_PID`); the completion code the participant entered
 names an outcome (`[prolific] completion_codes`), shared by many. Rejections carry a
 category and a message of at least 100 characters; a rejection for speed needs the time
 to be more than 3 standard deviations below the mean (FACTS §2).
@@ -92,10 +92,10 @@ class ProlificPanel:
         return []
 
     def match_options(self, settings) -> MatchOptions:
-        q = settings.qualtrics
-        column = q.participant or DEFAULT_PARTICIPANT_COLUMN
+        survey = settings.survey
+        column = survey.participant_column or DEFAULT_PARTICIPANT_COLUMN
         return MatchOptions(key_column=column, key=JoinKey.PARTICIPANT, participant_column=column,
-                            include_unfinished=q.include_unfinished, key_label="the submission",
+                            include_unfinished=survey.include_unfinished, key_label="the submission",
                             submissions_word="submissions")
 
     def terms(self, settings, table: SubmissionTable) -> Terms:
