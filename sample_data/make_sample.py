@@ -3,6 +3,8 @@
 MTurk: a clean wave of 52 workers, then the traps a real wave has (`sample_wave`).
 Prolific: a clean study of 44 participants, then the traps a real study has
 (`sample_study`), in `prolific/`.
+LimeSurvey: a Prolific study of 36 participants whose survey ran on LimeSurvey, then the
+traps such a study has (`sample_limesurvey_study`), in `limesurvey/`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bridge.panels.prolific.synthetic import (  # noqa: E402
-    COMPLETED_CODE, FAILED_CHECK_CODE, clean_study, write_export, write_survey,
+    COMPLETED_CODE, FAILED_CHECK_CODE, clean_study, write_export, write_limesurvey, write_survey,
 )
 from bridge.synthetic import clean_wave, write_batch_csv, write_qualtrics_csv  # noqa: E402
 
@@ -120,6 +122,42 @@ def sample_study():
     return study
 
 
+def sample_limesurvey_study():
+    """A Prolific study whose survey ran on LimeSurvey: the traps of such a study (SPEC §14)."""
+    study = clean_study(36, seed=20261122)
+    p = study.participants
+    for i, person in enumerate(p):  # LimeSurvey numbers responses; deleted ones leave gaps
+        person.response_id = str(101 + 2 * i)
+    # p[1] left on page 2, came back through the link and finished in a new response.
+    first_try = copy.deepcopy(p[1])
+    first_try.response_id, first_try.finished, first_try.in_mturk = "100", False, False
+    first_try.start = p[1].start - timedelta(minutes=25)
+    first_try.duration = 140
+    p[2].finished, p[2].submitted_code = False, "NOCODE"  # gave up half-way, submitted on Prolific anyway
+    p[3].extra["survey_pid"] = ""  # came without the link's parameters: the response names no one
+    p[4].extra["survey_pid"] = p[4].worker_id.upper()  # typed the id by hand, in capitals
+    p[5].assignment_status, p[5].bonus = "RETURNED", "0.50"  # returned after finishing: may be paid a bonus
+    p[6].assignment_status, p[6].finished = "TIMED-OUT", False  # ran out of time half-way
+    p[7].assignment_status, p[7].submitted_code = "APPROVED", "NOCODE"  # approved by hand without a code
+    # p[8] took the survey twice and finished both times: the first finished response counts.
+    again = copy.deepcopy(p[8])
+    again.response_id, again.in_mturk = str(int(p[8].response_id) + 1), False
+    again.start = p[8].start + timedelta(minutes=30)
+    p[9].duration = 90  # far too fast: more than 3 SD below the mean
+    p[10].q7 = "Red"  # failed the attention check
+    p[11].q9 = 'Nice study!\nOne remark: "page 3" was long – danke, ça va.'  # quotes, a line break, accents
+    p[12].q9 = '=HYPERLINK("http://example.com","click me")'  # a formula in an answer
+    p[13].bonus = "1,50"  # a decimal comma (a German LimeSurvey): unreadable, for a person
+    p[14].bonus = "0.125"  # rounded half-up to 0.13
+    p[15].in_mturk = False  # finished the survey, never submitted on Prolific
+    p[16].extra["language"] = "de"
+    tester = copy.deepcopy(p[20])  # the lab's own test run, before the launch
+    tester.response_id, tester.in_mturk, tester.extra = "99", False, {"survey_pid": "TEST", "session": ""}
+    tester.start = p[20].start - timedelta(days=1)
+    study.participants = [tester, first_try] + p[:9] + [again] + p[9:]
+    return study
+
+
 def main() -> None:
     wave = sample_wave()
     write_qualtrics_csv(wave, HERE / "qualtrics_export.csv")
@@ -134,6 +172,15 @@ def main() -> None:
     write_export(study, export)
     write_survey(study, folder / "qualtrics_export.csv")
     print(f"wrote {export} and {folder / 'qualtrics_export.csv'}")
+    lime = sample_limesurvey_study()
+    folder = HERE / "limesurvey"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("prolific_export_*.csv"):
+        old.unlink()
+    export = folder / f"prolific_export_{lime.study_id}(1).csv"  # downloaded a second time
+    write_export(lime, export)
+    write_limesurvey(lime, folder / "results-survey482915.csv")
+    print(f"wrote {export} and {folder / 'results-survey482915.csv'}")
 
 
 if __name__ == "__main__":

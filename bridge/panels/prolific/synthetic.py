@@ -7,7 +7,9 @@ ISO 8601 UTC times with six-digit fractions and `Z`, `Not Applicable` for unused
 statuses with spaces, `NOCODE`, empty `Completed at` on returned work, integer `Time
 taken`, quoted multi-value demographic cells. The survey side is a Qualtrics export whose
 embedded data holds `PROLIFIC_PID`, `STUDY_ID` and `SESSION_ID`, as Prolific's URL
-parameters fill them.
+parameters fill them (`write_survey`), or the same survey run on LimeSurvey
+(`write_limesurvey`: its response export as LimeSurvey writes it, the URL parameters saved
+to hidden questions).
 
 A study reuses `bridge.synthetic.Participant`: `worker_id` is the participant id,
 `assignment_id` the submission id, `assignment_status` the Prolific status,
@@ -126,3 +128,42 @@ def write_survey(study: Study, path: Path) -> Path:
                 p.extra.get("session", ""), p.bonus]
 
     return write_qualtrics_csv(study.wave, path, embedded=SURVEY_EMBEDDED, values=values)
+
+
+# LimeSurvey's response export (bridge/sources/presets/limesurvey.toml): its metadata columns,
+# then the survey's questions by their codes. The link's parameters are saved to hidden
+# questions; these are their codes in the sample survey.
+LIMESURVEY_META = ["id", "submitdate", "lastpage", "startlanguage", "seed", "startdate", "datestamp"]
+LIMESURVEY_QUESTIONS = ["PROLIFICPID", "STUDYID", "SESSIONID", "Q1", "Q7", "Q9", "bonus"]
+LIMESURVEY_PAGES = 4
+
+
+def _lime_time(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_limesurvey(study: Study, path: Path, *, seed: int = 11) -> Path:
+    """The study's survey as LimeSurvey exports its responses (question-code headings): UTF-8
+    with a BOM, every field quoted, CRLF, line breaks inside answers as LF, an empty line at
+    the end (LimeSurvey's CsvWriter). `response_id` is LimeSurvey's numeric `id`; an
+    unfinished response has no `submitdate` and stopped on an earlier page."""
+    rng = random.Random(seed)
+
+    def field(value: str) -> str:
+        return '"' + value.replace("\r\n", "\n").replace("\r", "\n").replace('"', '""') + '"'
+
+    lines = [",".join(field(c) for c in LIMESURVEY_META + LIMESURVEY_QUESTIONS)]
+    for p in study.participants:
+        if not p.in_survey:
+            continue
+        end = p.start + timedelta(seconds=p.duration)
+        page = LIMESURVEY_PAGES if p.finished else rng.randint(1, LIMESURVEY_PAGES - 1)
+        lines.append(",".join(field(v) for v in [
+            p.response_id, _lime_time(end) if p.finished else "", str(page), p.extra.get("language", "en"),
+            str(rng.randint(1, 99999999)), _lime_time(p.start), _lime_time(end),
+            p.extra.get("survey_pid", p.worker_id), study.study_id if p.worker_id else "", p.extra.get("session", ""),
+            "A friend", p.q7 if p.finished or page > 2 else "", p.q9 if p.finished else "", p.bonus,
+        ]))
+    with open(path, "wb") as f:
+        f.write(b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+    return path
