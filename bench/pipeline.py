@@ -1,11 +1,14 @@
 """Benchmark: the dry-run close-out of a clean 20,000-participant wave, beside a floor, and
-of a 20,000-submission Prolific study beside the MTurk wave.
+of a 20,000-submission Prolific study beside the MTurk wave, and of that study with its
+survey read as a generic CSV (`[survey] format = "csv"`, one header row) beside the same
+responses read from the Qualtrics export.
 
 The floor, measured in the same run: pandas reading both CSVs as text, plus openpyxl in
 write-only mode writing 20,000 ten-column rows. Each round runs in a fresh process (so
 peak memory is the close-out's own); the script prints medians and the ratios.
 Goals: close-out at most 2x the floor (issue 2); the Prolific dry run within 1.2x of the
-MTurk one (issue 8); peak memory under 500 MB.
+MTurk one (issue 8); the generic-CSV survey within 1.1x of the Qualtrics one (issue 20);
+peak memory under 500 MB.
 
     python bench/pipeline.py [--n 20000] [--rounds 5] [--against OTHER_CHECKOUT]
 
@@ -66,6 +69,24 @@ def make_study(folder: Path, n: int) -> Path:
     return config
 
 
+def make_study_csv(folder: Path, n: int) -> Path:
+    """The study of `make_study`, its survey as a tool with one header row writes it."""
+    import csv
+
+    config = make_study(folder, n)
+    qualtrics = folder / "survey.csv"
+    with open(qualtrics, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    with open(folder / "responses.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\r\n").writerows([rows[0], *rows[3:]])
+    qualtrics.unlink()
+    config.write_text(config.read_text().replace(
+        '[qualtrics]\ncsv = "survey.csv"\n',
+        '[survey]\nformat = "csv"\ncsv = "responses.csv"\nresponse_id_column = "ResponseId"\n'
+        'finished_column = "Finished"\nfinished_values = ["True"]\nduration_column = "Duration (in seconds)"\n'))
+    return config
+
+
 def child_floor(folder: Path) -> float:
     import pandas as pd
     from openpyxl import Workbook
@@ -123,15 +144,18 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         print(json.dumps({"seconds": seconds, "stages": stages, "peak_mb": peak}))
         return
-    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as tmp2:
-        folder, prolific = Path(tmp), Path(tmp2)
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as tmp2, \
+            tempfile.TemporaryDirectory() as tmp3:
+        folder, prolific, generic = Path(tmp), Path(tmp2), Path(tmp3)
         make_wave(folder, args.n)
         make_study(prolific, args.n)
-        floor, runs, studies, other, other_studies = [], [], [], [], []
+        make_study_csv(generic, args.n)
+        floor, runs, studies, csvs, other, other_studies = [], [], [], [], [], []
         for _ in range(args.rounds):  # interleaved, so drift hits all alike
             floor.append(run_child("floor", folder)["seconds"])
             runs.append(run_child("closeout", folder))
             studies.append(run_child("closeout", prolific))
+            csvs.append(run_child("closeout", generic))
             if args.against:
                 script = args.against / "bench" / "pipeline.py"
                 other.append(run_child("closeout", folder, script)["seconds"])
@@ -150,6 +174,11 @@ def main() -> None:
             print(f"  {stage}: {statistics.median(r['stages'][stage] for r in studies):.2f} s")
         print(f"ratio Prolific / MTurk dry run: {pr / c:.2f}x (goal <= 1.2x)")
         print(f"peak memory of the Prolific close-out: {max(r['peak_mb'] for r in studies):.0f} MB (goal < 500 MB)")
+        g = statistics.median(r["seconds"] for r in csvs)
+        print(f"the same study, its survey a generic CSV ([survey] format = \"csv\"): {g:.2f} s")
+        for stage in csvs[0]["stages"]:
+            print(f"  {stage}: {statistics.median(r['stages'][stage] for r in csvs):.2f} s")
+        print(f"ratio generic CSV / Qualtrics CSV survey: {g / pr:.2f}x (goal <= 1.1x)")
         if args.against:
             o, op = statistics.median(other), statistics.median(other_studies)
             print(f"against {args.against}: MTurk dry run {o:.2f} s there, {c:.2f} s here ({c / o:.2f}x); "
