@@ -52,14 +52,29 @@ class CsvLayout:
     # Keys whose column the file must have (the config named them, or the preset needs them);
     # a preset's other columns are used when the file has them.
     required: frozenset[str] = field(default_factory=frozenset)
+    # A preset's names also match a header that differs in case or in spaces written as
+    # underscores (LimeSurvey's export can turn `Response ID` into `Response_ID`).
+    loose: bool = False
 
-    def columns(self) -> list[tuple[str, str]]:
-        """(key, column) for every column the layout names."""
-        return [(k, getattr(self, k)) for k in COLUMN_KEYS if getattr(self, k)]
+    def column(self, key: str, names: Collection[str]) -> str | None:
+        """The header name in `names` the layout's `key` names, or None."""
+        wanted = getattr(self, key)
+        if not wanted:
+            return None
+        if wanted in names:
+            return wanted
+        if self.loose:
+            plain = _plain(wanted)
+            return next((n for n in names if _plain(n) == plain), None)
+        return None
 
     def fits(self, names: Collection[str]) -> bool:
         """The file has every column this layout requires."""
-        return all(getattr(self, k) in names for k in self.required if getattr(self, k))
+        return all(self.column(k, names) for k in self.required if getattr(self, k))
+
+
+def _plain(name: str) -> str:
+    return " ".join(name.replace("_", " ").split()).casefold()
 
 
 def read_survey_csv(
@@ -89,11 +104,11 @@ def _choose(names: list[str], layouts: Sequence[CsvLayout], label: str, what: st
     for layout in layouts:
         if layout.fits(names):
             return layout
-    near = [layout for layout in layouts if layout.response_id_column in names]
+    near = [layout for layout in layouts if layout.column("response_id_column", names)]
     if near or len(layouts) == 1:
         layout = (near or layouts)[0]
-        absent = [(k, getattr(layout, k)) for k in COLUMN_KEYS if k in layout.required and getattr(layout, k)]
-        problems = [missing_column(label, key(k), column, names) for k, column in absent if column not in names]
+        problems = [missing_column(label, key(k), getattr(layout, k), names) for k in COLUMN_KEYS
+                    if k in layout.required and getattr(layout, k) and not layout.column(k, names)]
         raise SourceError(" ".join(problems))
     wanted = " or ".join(repr(layout.response_id_column) for layout in layouts if layout.response_id_column)
     raise SourceError(f"{label}: not a {what}: no {wanted} column. Columns found: {columns_found(names)}. "
@@ -112,8 +127,7 @@ def _read(rows: Iterator[tuple[int, list[str]]], label: str, layouts: Sequence[C
     layout = _choose(names, layouts, label, what, key)
     col = {n: i for i, n in enumerate(names)}
     width = len(names)
-    i_id, i_finished, i_duration, i_started, i_ended = (
-        col.get(getattr(layout, k)) if getattr(layout, k) else None for k in COLUMN_KEYS)
+    i_id, i_finished, i_duration, i_started, i_ended = (col.get(layout.column(k, col)) for k in COLUMN_KEYS)
     i_recorded = i_ended
     if i_duration is not None:
         i_started = i_ended = None  # the tool's own count of seconds wins over two times

@@ -5,7 +5,8 @@ One TOML file per tool in this folder, named by the `[survey] format` that choos
 messages), `source` (the documentation it follows; each file cites its sources in a comment)
 and one `[[styles]]` table per heading style the tool writes, mapping the keys of
 `bridge.sources.csv_survey.CsvLayout` to column names. `required` lists the keys whose
-column the file must have; the others are used when it has them. A preset is a table of
+column the file must have; the others are used when it has them. A preset's names also
+match a header that differs in case or writes spaces as underscores. A preset is a table of
 column names, not code: a new tool whose export is documented is one more file.
 """
 
@@ -71,6 +72,6 @@ def preset(key: str) -> Preset:
         required = frozenset(table.pop("required", ()))
         if "finished_values" in table:
             table["finished_values"] = tuple(table["finished_values"])
-        styles.append(CsvLayout(**table, required=required))
+        styles.append(CsvLayout(**table, required=required, loose=True))
     return Preset(key=key, name=data["name"], what=data["what"], source=data["source"], styles=tuple(styles),
                   other_columns=tuple(others))
