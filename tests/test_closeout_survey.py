@@ -156,6 +156,27 @@ def test_a_wrong_participant_column_names_the_nearest(tmp_path: Path):
     assert "has no column 'PROLIFIC_PID'" in out.output and "Did you mean 'PROLIFICPID'?" in out.output
 
 
+def test_row_numbers_as_response_ids_through_the_workbook_and_the_analysis_file(tmp_path: Path):
+    """format = "csv" without an id column: a response is its row in a spreadsheet (the
+    header row 1), even below an answer over two lines; the analysis file lines up."""
+    folder = copy_folder(LIME, tmp_path / "lime")
+    config = folder / "study.toml"
+    config.write_text(config.read_text().replace('format = "limesurvey"', 'format = "csv"\n'
+                      'finished_column = "submitdate"\nstarted_column = "startdate"\nended_column = "submitdate"'))
+    with open(folder / "results-survey482915.csv", newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    row_of = {r[0]: str(number) for number, r in enumerate(rows, start=1) if r}  # LimeSurvey id -> row
+    result = close_out(load_config(config), NOW)
+    assert result.survey.id_column is None
+    lime = close_out(load_config(copy_folder(LIME, tmp_path / "again") / "study.toml"), NOW)
+    assert decisions(result) == {k: (row_of.get(v[0], v[0]), *v[1:]) for k, v in decisions(lime).items()}
+    with open(result.analysis, newline="", encoding="utf-8") as f:
+        written = list(csv.reader(f))
+    assert [r[0] for r in written[1:]] == [r[0] for r in rows[1:] if r]
+    # Below the answer over two lines, a row's number is not its first line's number.
+    assert any(r.source_row != int(r.response_id) for r in result.survey.responses)
+
+
 # --- The source changes nothing downstream ---------------------------------------------------
 
 
