@@ -4,7 +4,8 @@ Flow (FORMATS.md): POST `.../export-responses`, poll `.../export-responses/{prog
 until `complete`, GET `.../export-responses/{fileId}/file` (a zip holding one CSV), then
 parse that CSV with `read_qualtrics_csv`, streamed (`qualtrics_zip`). Every failure is a
 `SourceError` naming the survey or host. The API token never appears in a message: `requests` exceptions carry the
-prepared request (headers included), so they are turned into our own text and dropped.
+prepared request (headers included), so they are turned into our own text and dropped; a user
+name and password inside the base URL are never shown either (`_host`, `redact`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import requests
 
 from bridge.errors import SourceError
 from bridge.models import SurveyTable
+from bridge.redact import redact
 from bridge.sources.limits import MAX_FILE_BYTES
 from bridge.sources.qualtrics_zip import read_export_zip, spool_download
 
@@ -60,7 +62,8 @@ def _normalize_url(url: str, origin: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SourceError(
-            f"The Qualtrics base URL {url!r} from {origin} is not an http(s) URL; use e.g. https://iad1.qualtrics.com."
+            f"The Qualtrics base URL {redact(url)!r} from {origin} is not an http(s) URL; use e.g. "
+            "https://iad1.qualtrics.com."
         )
     path = parts.path.rstrip("/")
     # A common mistake is to paste the API root; the client adds /API/v3 itself.
@@ -88,6 +91,13 @@ def resolve_base_url(datacenter: str | None, base_url: str | None, env: Mapping[
         "No Qualtrics host: set datacenter (e.g. \"iad1\") or base_url in the config's [qualtrics] "
         "section, or the QUALTRICS_BASE_URL environment variable."
     )
+
+
+def _host(url: str) -> str:
+    """The host (and port) of a URL for messages: never its user name or password (SPEC §12)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return netloc or redact(url)
 
 
 def _error_text(resp: requests.Response, token: str) -> str:
@@ -123,7 +133,7 @@ class _Client:
     def __init__(self, survey_id, base_url, token, timeout, session, backoff, sleep, clock):
         self.survey_id = survey_id
         self.base = base_url.rstrip("/")
-        self.host = urlsplit(self.base).netloc or self.base
+        self.host = _host(self.base)
         self.token = token
         self.timeout = timeout
         self.session = session
@@ -186,7 +196,8 @@ class _Client:
                     )
                 if reason == "url":
                     raise SourceError(
-                        f"The Qualtrics base URL {self.base!r} is not a usable URL; check base_url / datacenter."
+                        f"The Qualtrics base URL {redact(self.base)!r} is not a usable URL; check base_url / "
+                        "datacenter."
                     )
                 if not retry or faults > MAX_FAULTS:
                     raise SourceError(

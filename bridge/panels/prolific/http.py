@@ -32,6 +32,7 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
 from bridge.errors import InputError
+from bridge.redact import redact
 
 PRODUCTION_URL = "https://api.prolific.com"  # FACTS 1.1
 TOKEN_VARIABLE = "PROLIFIC_API_TOKEN"
@@ -52,10 +53,21 @@ def base_url(environment: str) -> str:
     if env == "production":
         return PRODUCTION_URL
     parts = urlsplit(env)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-    raise InputError(f"[prolific] environment {environment!r} must be production or an http://127.0.0.1:PORT "
-                     "emulator (Prolific has no sandbox).")
+    if parts.scheme in ("http", "https") and parts.hostname:
+        # A user name and password in the URL are never sent (the token is the one
+        # credential) nor shown (SPEC §12).
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        port = f":{parts.port}" if _port(parts) else ""
+        return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
+    raise InputError(f"[prolific] environment {redact(environment)!r} must be production or an "
+                     "http://127.0.0.1:PORT emulator (Prolific has no sandbox).")
+
+
+def _port(parts) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        raise InputError("[prolific] environment has a port that is not a number.") from None
 
 
 def token_from(env: Mapping[str, str]) -> str:
@@ -65,7 +77,17 @@ def token_from(env: Mapping[str, str]) -> str:
         raise InputError(f"{TOKEN_VARIABLE} is not set: create an API token in Prolific (the workspace's "
                          f"settings, API tokens) and set it in the environment, e.g. export {TOKEN_VARIABLE}=... "
                          "(never in the config file).")
+    if malformed(token):
+        # Never echoed: a header library would quote it whole in its error (SPEC §12).
+        raise InputError(f"{TOKEN_VARIABLE} is malformed: it holds a space, a line break or another control "
+                         "character, so it cannot be a token. Copy the token again from Prolific (the workspace's "
+                         f"settings, API tokens) and set {TOKEN_VARIABLE} to it alone.")
     return token
+
+
+def malformed(token: str) -> bool:
+    """A token with whitespace or a control character inside (it cannot go in a header)."""
+    return any(c.isspace() or ord(c) < 32 or 127 <= ord(c) < 160 for c in token)
 
 
 class Unreachable(Exception):
