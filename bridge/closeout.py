@@ -1,5 +1,8 @@
 """One close-out: read both sides, match, decide, write the workbook (no money moves here).
 
+Before matching, the wave's task must be named the same by every source and the survey is
+cut to its responses (`one_task`, SPEC §12): a wrong file stops here, before any workbook.
+
 The panel the wave ran on (`settings.panel`) reads its submissions, says how they join the
 survey and gives the wave's terms (currency, fees, words); the rest is panel-neutral.
 """
@@ -16,10 +19,12 @@ from typing import BinaryIO
 
 from bridge.config import Settings
 from bridge.errors import SourceError
+from bridge.identity import other_tasks_warning, split_survey
 from bridge.match import JoinKey, MatchOptions, match_wave
-from bridge.models import Plan, SubmissionTable, SurveyTable
+from bridge.models import Plan, Response, SubmissionTable, SurveyTable
 from bridge.responses import guard_analysis, write_responses
 from bridge.rules import build_plan
+from bridge.safety import attention_coding
 from bridge.sources._csv import missing_column
 from bridge.sources.limits import SPOOL_IN_MEMORY
 from bridge.sources.survey import read_survey as read_from
@@ -49,11 +54,14 @@ def read_survey(settings: Settings, env: Mapping[str, str] | None = None, *,
 
 def kept_columns(settings: Settings) -> set[str]:
     """The survey columns the close-out reads from `Response.fields` (match and rules): the
-    join column, the participant column, the code, study, bonus and attention-check columns."""
+    join column, the participant column, the code, study, bonus and attention-check columns,
+    and the column naming the panel's task even when the config does not (Prolific's STUDY_ID)."""
     opts = settings.panel.match_options(settings)
     keep = {name for _, name in survey_columns(settings, opts)} | {opts.key_column}
     if opts.participant_column:
         keep.add(opts.participant_column)
+    if column := settings.panel.task_column(settings):
+        keep.add(column)
     return keep
 
 
@@ -86,6 +94,25 @@ def check_columns(settings: Settings, survey: SurveyTable, table: SubmissionTabl
         raise SourceError("\n".join(problems))
 
 
+def one_task(settings: Settings, survey: SurveyTable, table: SubmissionTable
+             ) -> tuple[SurveyTable, list[tuple[Response, list[str]]], list[str]]:
+    """SPEC §12 before anything is matched: the wave's task named the same by every source
+    (SourceError naming each, else), the survey cut to this task's responses (the others,
+    with why), the attention checks' coding read from them (ConfigError when a check's answer
+    is in none); returns (this task's survey, the others, warnings)."""
+    panel = settings.panel
+    identity = panel.identity(settings, table)
+    if identity.problems:
+        raise SourceError("\n".join(identity.problems))
+    column = panel.task_column(settings)
+    mine, others = split_survey(survey, column, identity)
+    warnings = list(identity.warnings)
+    if others:
+        warnings.append(other_tasks_warning(others, column or "", identity))
+    warnings += attention_coding(settings, mine.responses)
+    return mine, others, warnings
+
+
 def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | None = None,
               keep_export: bool = False) -> CloseOut:
     """Read both sides, match and decide; no workbook is written (`workbook` is None).
@@ -98,9 +125,13 @@ def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | Non
         survey = read_survey(settings, env, export_to=export)
         table = panel.read(settings, env)
         check_columns(settings, survey, table)
-        result = match_wave(table, survey, panel.match_options(settings))
+        mine, others, warnings = one_task(settings, survey, table)
+        result = match_wave(table, mine, panel.match_options(settings))
+        result.unmatched += others  # another study's responses: listed, never joined
+        del mine, others
         plan = build_plan(result, settings, table, panel.terms(settings, table), now,
                           environment=panel.environment(settings), release=True)  # memory: matches let go
+        plan.warnings = warnings + plan.warnings
         del result
     except BaseException:
         if export is not None:

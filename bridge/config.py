@@ -1,4 +1,4 @@
-"""The wave's TOML config (SPEC §3, §7, §8, §14), validated into typed settings.
+"""The wave's TOML config (SPEC §3, §7, §8, §12, §14), validated into typed settings.
 
 Every problem is collected and reported at once (`ConfigError`); an unknown key names the
 nearest valid one. Paths are resolved relative to the config file's folder. Secrets are
@@ -157,6 +157,18 @@ class CompensationSettings(Section):
         return amount
 
 
+class SafetySettings(Section):
+    """Gates on bulk harm (SPEC §12): a plan that would reject many people at once is far
+    likelier a wrong file or a broken check than that many people cheating."""
+
+    # Fewer decidable submissions than this share matching a survey response: rejections
+    # for `unmatched` go to review (`low_match_share`). 0 turns the gate off.
+    min_match_share: float = Field(default=0.5, ge=0, le=1)
+    # One rule rejecting more than this share of the decidable submissions: its rejections
+    # go to review (`many_rejections`). 1 turns the gate off.
+    max_reject_share: float = Field(default=0.25, ge=0, le=1)
+
+
 class OutputSettings(Section):
     workbook: Path | None = None
     ledger: Path | None = None
@@ -177,6 +189,7 @@ class Settings(Section):
     qualifications: QualificationSettings = QualificationSettings()
     notify: NotifySettings = NotifySettings()
     compensation: CompensationSettings = CompensationSettings()
+    safety: SafetySettings = SafetySettings()
     output: OutputSettings = OutputSettings()
 
     # Set by `load_config`, not read from the file.
@@ -250,6 +263,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "qualifications": QualificationSettings,
     "notify": NotifySettings,
     "compensation": CompensationSettings,
+    "safety": SafetySettings,
     "output": OutputSettings,
 }
 _NESTED: dict[tuple[str, str], type[BaseModel]] = {("rules", "attention_checks"): AttentionCheck}

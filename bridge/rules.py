@@ -17,6 +17,10 @@ Panels whose completion codes name outcomes (Prolific) have each entered code ch
 against `completion_codes`: `failed_check` counts as `attention_failed`, an unknown code is
 `review` (`bad_code`), no code is `review` (`no_code`). A rejection on a panel that
 requires a category carries one (`Terms.rejection_categories`).
+
+Then the gates on bulk harm (`bridge.safety`, SPEC §12) send to review the rejections a
+wrong file or a broken check would make: too few submissions matching, or one rule
+rejecting too many.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from bridge.models import (
     UnmatchedResponse,
 )
 from bridge.money import AmountError, has_sub_cent, parse_amount, to_cents
+from bridge.safety import apply_gates
 
 _RANK = {Decision.APPROVE: 0, Decision.REJECT: 1, Decision.REVIEW: 2}
 ALWAYS_REVIEW = ("near_miss", "code_shared", "worker_mismatch", "answer_unreadable", "bonus_invalid", "bad_code",
@@ -114,30 +119,34 @@ def _code_outcome(m: Match, terms: Terms, settings: Settings) -> tuple[list[str]
 
 
 def decide(m: Match, settings: Settings, terms: Terms, pace: Speed,
-           found: Sequence[str] = ()) -> tuple[Decision, list[str], list[str], str]:
-    """(decision, reasons, notes, feedback) for one match as if it were awaiting the
-    requester; `found` are reasons already found elsewhere (the bonus column's)."""
+           found: Sequence[str] = ()) -> tuple[Decision, list[str], list[str], str, list[str]]:
+    """(decision, reasons, notes, feedback, the rules that rejected it) for one match as if
+    it were awaiting the requester; `found` are reasons already found elsewhere (the bonus
+    column's). The rules are named as `bridge.safety.RULES` names them."""
     rules = settings.rules
     code_reasons, notes = _code_outcome(m, terms, settings)
     reasons = list(m.reasons) + code_reasons + list(found)
     notes = list(m.notes) + notes
     decision = Decision.APPROVE
     feedback = ""
+    rejecting: list[str] = []
 
-    def policy(name: str, text: str) -> None:
+    def policy(name: str, text: str, rule: str) -> None:
         nonlocal decision, feedback
         chosen = Decision(name)
-        if chosen is Decision.REJECT and not feedback:
-            feedback = text
+        if chosen is Decision.REJECT:
+            rejecting.append(rule)
+            if not feedback:
+                feedback = text
         decision = _worst(decision, chosen)
 
     if m.kind is MatchKind.NONE:
-        policy(rules.unmatched, rules.reject_feedback)
+        policy(rules.unmatched, rules.reject_feedback, "unmatched")
     for reason in ALWAYS_REVIEW:
         if reason in reasons:
             decision = Decision.REVIEW
     if "attention_failed" in code_reasons:
-        policy(rules.attention_failed, rules.attention_feedback)
+        policy(rules.attention_failed, rules.attention_feedback, "failed_check code")
     r = m.response
     if r is not None:
         if pace.cutoffs:
@@ -152,15 +161,15 @@ def decide(m: Match, settings: Settings, terms: Terms, pace: Speed,
                     chosen = "review"
                     notes.append(f"{terms.panel} allows a rejection for speed only more than "
                                  f"{terms.speed_reject_min_sd:g} standard deviations below the mean")
-                policy(chosen, rules.too_fast_feedback)
+                policy(chosen, rules.too_fast_feedback, "too_fast")
         failed = [c.column for c in rules.attention_checks if not c.passes(r.fields.get(c.column, ""))]
         if failed:
             reasons.append("attention_failed")
             notes.append("failed: " + ", ".join(failed))
-            policy(rules.attention_failed, rules.attention_feedback)
+            policy(rules.attention_failed, rules.attention_feedback, "attention_failed")
     if decision is not Decision.REJECT:
         feedback = ""
-    return decision, list(dict.fromkeys(reasons)), notes, feedback
+    return decision, list(dict.fromkeys(reasons)), notes, feedback, rejecting
 
 
 def rejection_category(reasons: Sequence[str], terms: Terms) -> str:
@@ -254,6 +263,8 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     matched_responses = len(shared)
     bonuses: dict[str, tuple[Decimal | None, list[str], list[str]]] = {}  # memory: one Decimal per bonus text
     texts: dict[str, str] = {}  # memory: one object per distinct note
+    rejecting: dict[int, list[str]] = {}  # pending rejections: the rules that made them (bridge.safety)
+    withheld: dict[int, Decimal] = {}  # the bonus a rejection took away
     matches, pairs = result.matches, result.unmatched
     if release:
         result.matches, result.unmatched = [], []
@@ -262,15 +273,19 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
             matches[i] = None  # the Match goes once its decision is made
         s = m.submission
         bonus, b_reasons, b_notes = _bonus(m, settings, bonuses)
-        decision, reasons, notes, feedback = decide(m, settings, terms, pace, b_reasons)
+        decision, reasons, notes, feedback, rejected_by = decide(m, settings, terms, pace, b_reasons)
         notes += b_notes
         decision, feedback = _by_state(m, decision, reasons, notes, feedback, terms)
+        if decision is Decision.REJECT and s.state is State.PENDING and rejected_by:
+            rejecting[i] = rejected_by
         if bonus is not None and m.response is not None and shared[m.response.response_id] > 1:
             # Approving each of them would pay the one response's bonus once per row (SPEC 4.2).
             notes.append(f"response asked for a bonus of {bonus}; not carried on a shared code")
             bonus = None
         if bonus is not None and decision is Decision.REJECT:
             notes.append(f"bonus {bonus} not paid: work not approved")
+            if i in rejecting:
+                withheld[i] = bonus
             bonus = None
         if bonus is not None and cap is not None:
             room = max(Decimal("0.00"), cap - paid_to[s.participant_id])
@@ -308,6 +323,10 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     del paid_to, shared, bonuses, texts
     if release:
         del matches
+    # SPEC §12: a plan that would reject many at once goes to a person instead.
+    gates = apply_gates(decisions, rejecting, withheld, settings, terms,
+                        settings.panel.match_options(settings).key_column)
+    del rejecting, withheld
     top_up(decisions, settings, pace)
     survey = settings.survey
     code_column = survey.code_column or ""
@@ -340,13 +359,14 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     )
     if pace.median_seconds is not None:
         plan.figures.append(("Median survey seconds (finished, matched)", round(pace.median_seconds, 1)))
+    plan.figures += gates.figures
     plan.compensations = compensations_for(decisions, unmatched, settings, terms)
     n = settings.notify
     if n.eligible_message and settings.qualifications.eligible_worker:
         plan.invite = Invite(n.eligible_subject or "", n.eligible_message)
     # `[mturk] expire_hits` (a panel's key; a panel without it never expires anything).
     plan.expire_tasks = bool(getattr(getattr(settings, settings.wave.platform, None), "expire_hits", False))
-    plan.warnings = plan_warnings(plan, settings, now)
+    plan.warnings = gates.warnings + plan_warnings(plan, settings, now)
     return plan
 
 

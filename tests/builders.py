@@ -52,8 +52,19 @@ def survey(*responses: Response) -> SurveyTable:
     return SurveyTable("export.csv", cols, list(responses))
 
 
+# The rules' own tests state a rule's decision on a handful of submissions, where one
+# rejection is a large share: the gates on bulk harm (SPEC §12, tests/test_safety_gates.py)
+# are off unless the test's config has its own [safety].
+GATES_OFF = "\n[safety]\nmin_match_share = 0\nmax_reject_share = 1\n"
+
+
+def _gates(extra: str) -> str:
+    return "" if "[safety]" in extra else GATES_OFF
+
+
 def settings(tmp_path: Path, extra: str = "", **sections: str):
-    """A validated Settings from TOML text; `extra` is appended verbatim."""
+    """A validated Settings from TOML text; `extra` is appended verbatim (gates off unless
+    it has [safety])."""
     text = textwrap.dedent(
         """
         [wave]
@@ -64,7 +75,7 @@ def settings(tmp_path: Path, extra: str = "", **sections: str):
         [mturk]
         csv = "batch.csv"
         """
-    ) + textwrap.dedent(extra)
+    ) + textwrap.dedent(extra) + _gates(extra)
     path = tmp_path / "wave.toml"
     path.write_text(text)
     return load_config(path)
@@ -111,7 +122,7 @@ def prolific_settings(tmp_path: Path, extra: str = ""):
         csv = "prolific_export.csv"
         completion_codes = { C1A2B3C4 = "completed", C7FAIL00 = "failed_check" }
         """
-    ) + textwrap.dedent(extra)
+    ) + textwrap.dedent(extra) + _gates(extra)
     path = tmp_path / "study.toml"
     path.write_text(text)
     return load_config(path)

@@ -74,7 +74,8 @@ def test_money_is_decimal(tmp_path):
         (BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "1.505"'), "more than two decimals"),
         (BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "-1"'), "must not be negative"),
         (BASE.replace('name = "wave-3"', 'name = "wave 3"'), "part of every bonus token"),
-        (BASE.replace('csv = "exports/batch.csv"', 'csv = "b.csv"\nhit_ids = ["3ABC"]'), "exactly one of csv"),
+        # SPEC §12: csv and hit_ids may be given together (hit_ids checks the file); one is needed.
+        (BASE.replace('csv = "exports/batch.csv"', 'environment = "sandbox"'), 'give csv = "batch_results.csv" or'),
         (BASE.replace('csv = "exports/batch.csv"', 'hit_ids = ["3abc"]'), "upper-case letters and digits"),
         (BASE + "[mturk]\n", "not valid TOML"),
         (BASE.replace('csv = "exports/batch.csv"', 'csv = "b.csv"\nenvironment = "prod"'), "sandbox, production or"),

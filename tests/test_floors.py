@@ -15,11 +15,11 @@ BRIDGE = Path(__file__).resolve().parents[1] / "bridge"
 # Bottom to top. A room is a first-level module or folder of bridge/.
 FLOORS: list[tuple[str, set[str]]] = [
     ("base", {"__init__", "errors", "money", "redact", "files", "settings_base", "netloc", "models", "synthetic"}),
-    ("inputs", {"sources", "match", "emulator"}),
+    ("inputs", {"sources", "match", "emulator", "identity"}),
     ("seam", {"actions", "market", "cost"}),
     ("panels", {"panels"}),
     ("config", {"config"}),
-    ("decide", {"rules", "closing"}),
+    ("decide", {"rules", "closing", "safety"}),
     ("outputs", {"workbook", "responses"}),
     ("close-out", {"closeout"}),
     ("apply", {"apply"}),

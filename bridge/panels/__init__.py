@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from bridge.identity import Identity
     from bridge.market import Marketplace
     from bridge.match import MatchOptions
     from bridge.models import Columns, SubmissionTable, Terms
@@ -48,6 +49,13 @@ class Panel(Protocol):
 
     def match_options(self, settings: Settings) -> MatchOptions:
         """How submissions join survey responses."""
+
+    def identity(self, settings: Settings, table: SubmissionTable) -> Identity:
+        """The wave's task as the panel's own sources name it (file name, config, API),
+        with every disagreement among them (SPEC §12)."""
+
+    def task_column(self, settings: Settings) -> str | None:
+        """The survey column that holds the panel's task id (Prolific's STUDY_ID), if any."""
 
     def terms(self, settings: Settings, table: SubmissionTable) -> Terms:
         """Currency, fees, words and rejection rules of this wave."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from bridge.identity import Identity
 from bridge.match import JoinKey, MatchOptions
 from bridge.models import Columns, SubmissionTable, Task, Terms
 from bridge.money import fee
@@ -86,6 +87,35 @@ class MTurkPanel:
             return []
         return [missing_column(table.source, "[mturk] code_answer", f"Answer.{answer}",
                                [f"Answer.{f}" for f in table.answer_fields])]
+
+    def identity(self, settings, table: SubmissionTable) -> Identity:
+        """The batch file's HITs against `[mturk] hit_ids`, when both are given (SPEC §12):
+        every HIT of the file must be listed; a listed HIT the file has no assignment for is
+        a warning (a HIT nobody worked on, or another batch's file)."""
+        m = settings.mturk
+        in_file = set(table.tasks)
+        if m.csv is None or m.hit_ids is None:
+            return Identity(tasks=in_file, named_by="the HITs", task_word="HIT")
+        listed = set(m.hit_ids)
+        named_by = f"the batch file ({m.csv.name}) and [mturk] hit_ids"
+        problems, warnings = [], []
+        stray = sorted(in_file - listed)
+        if stray:
+            count = sum(s.task_id in stray for s in table.submissions)
+            problems.append(
+                f"The wave's HITs are named differently: the batch file {m.csv.name} holds {count} assignment(s) of "
+                f"{len(stray)} HIT(s) that [mturk] hit_ids does not list ({', '.join(stray[:5])}"
+                f"{' and more' if len(stray) > 5 else ''}). The file is likely another batch's: download this batch's "
+                "results, or add those HITs to hit_ids. Nothing was written or sent.")
+        idle = sorted(listed - in_file)
+        if idle:
+            warnings.append(f"[mturk] hit_ids lists {len(idle)} HIT(s) the batch file {m.csv.name} has no assignment "
+                            f"of ({', '.join(idle[:5])}): a HIT nobody worked on, or the file is another batch's.")
+        return Identity(tasks=in_file & listed, named_by=named_by, task_word="HIT", problems=problems,
+                        warnings=warnings)
+
+    def task_column(self, settings) -> str | None:
+        return None
 
     def match_options(self, settings) -> MatchOptions:
         survey = settings.survey

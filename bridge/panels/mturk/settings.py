@@ -60,7 +60,10 @@ class MTurkSettings(Section):
         raise ValueError(f"{v!r} must be sandbox, production or an http://127.0.0.1:PORT endpoint")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "MTurkSettings":
-        if (self.csv is None) == (self.hit_ids is None):
-            raise ValueError("give exactly one of csv = \"batch_results.csv\" or hit_ids = [\"...\"]")
+    def _a_source(self) -> "MTurkSettings":
+        # With both, the file is read and hit_ids checks it (SPEC §12: every HIT of the file
+        # must be listed).
+        if self.csv is None and self.hit_ids is None:
+            raise ValueError("give csv = \"batch_results.csv\" or hit_ids = [\"...\"] (or both: the file is read "
+                             "and hit_ids checks it)")
         return self

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from bridge.identity import Identity, disagreement
 from bridge.match import JoinKey, MatchOptions, normalize
 from bridge.models import Columns, SubmissionTable, Task, Terms
 from bridge.money import rate_fee
@@ -25,6 +26,7 @@ from bridge.redact import redact
 COLUMNS = Columns(submission="SubmissionId", participant="ParticipantId", task="StudyId", code="EnteredCode",
                   status="ProlificStatus", group="ParticipantGroupId", rejection_category=True)
 DEFAULT_PARTICIPANT_COLUMN = "PROLIFIC_PID"
+DEFAULT_STUDY_COLUMN = "STUDY_ID"  # the study id Prolific passes in the study URL (as the participant id)
 MIN_MESSAGE = 100  # characters of a rejection message (FACTS 1.6)
 MIN_SPEED_SD = 3  # a speed rejection only more than 3 SD below the mean (FACTS §2)
 # Prolific's minimum pay per hour (FACTS §2).
@@ -90,6 +92,31 @@ class ProlificPanel:
 
     def column_problems(self, settings, table: SubmissionTable) -> list[str]:
         return []
+
+    def identity(self, settings, table: SubmissionTable) -> Identity:
+        """The study as the export's file name, `[prolific] study_id` and the API name it:
+        they must agree (SPEC §12)."""
+        from bridge.panels.prolific.reader import study_id_from_name
+
+        p = settings.prolific
+        sources = []
+        if p.csv is not None and (in_name := study_id_from_name(p.csv)):
+            sources.append((f"the export's file name ({p.csv.name})", in_name))
+        if p.study_id:
+            sources.append(("[prolific] study_id", p.study_id))
+        if p.csv is None:
+            sources += [("Prolific's API", t) for t in table.tasks]
+        tasks = {i for _, i in sources}
+        named_by = " and ".join(dict.fromkeys(s for s, _ in sources)) or "nothing"
+        advice = ("The export is likely another study's: download this study's export from its Submissions page in "
+                  "Prolific (it is named prolific_export_<study id>.csv), or correct [prolific] study_id.")
+        found = disagreement(sources, "study", advice)
+        return Identity(tasks=tasks, named_by=named_by, task_word="study", problems=[found] if found else [],
+                        how_to_name="set [prolific] study_id (the study's 24-character id, from its page in Prolific)")
+
+    def task_column(self, settings) -> str | None:
+        """The survey's `study_column`, else `STUDY_ID` (checked when the survey has it)."""
+        return settings.survey.study_column or DEFAULT_STUDY_COLUMN
 
     def match_options(self, settings) -> MatchOptions:
         survey = settings.survey

@@ -141,6 +141,11 @@ def fetch_study(study_id: str, *, environment: str, env: Mapping[str, str],
     doing = f"reading study {study_id}"
     try:
         study = read_study(session, study_id, place=place, doing=doing)
+        answered = study.get("id")
+        if isinstance(answered, str) and answered and answered != study_id:  # SPEC §12: one study everywhere
+            raise SourceError(f"The wave's study is named differently: [prolific] study_id says {study_id}; "
+                              f"{place} answered study {answered}. Check [prolific] environment. Nothing was "
+                              "written or sent.")
         params = {"study": study_id}
         answer, listing = _call(lambda: session.listing("/api/v1/submissions/", params), place=place, doing=doing)
         if not answer.ok:
