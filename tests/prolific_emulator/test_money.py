@@ -55,13 +55,21 @@ def test_bulk_approve_refuses_unknown_ids_and_more_than_1000(emu, api):
     assert emu.submission(subs[0]).status == "AWAITING REVIEW"
 
 
-def test_bulk_approve_skips_submissions_not_awaiting_review(emu, api):
-    study, subs = seed_study(emu, 1)
+def test_bulk_approve_refuses_a_submission_that_cannot_be_approved_and_skips_one_approved(emu, api):
+    # SPEC §12: a bulk call is refused for one already-decided member (the executor then
+    # splits it); an approval repeated is ignored, as a transition repeated is (FACTS 1.6).
+    study, subs = seed_study(emu, 2)
     returned = emu.add_submission(study, pid(9), "RETURNED")
-    assert api.post("/api/v1/submissions/bulk-approve/", json={"submission_ids": subs + [returned]}).status_code == 200
+    refused = api.post("/api/v1/submissions/bulk-approve/", json={"submission_ids": subs + [returned]})
+    assert refused.status_code == 400 and f"{returned} is RETURNED" in str(refused.json()["error"]["detail"])
     emu.settle()
-    assert emu.submission(returned).status == "RETURNED" and emu.submission(subs[0]).status == "APPROVED"
-    assert emu.balance == Decimal("9998.00")
+    assert emu.submission(subs[0]).status == "AWAITING REVIEW" and emu.balance == Decimal("10000.00")
+    assert api.post("/api/v1/submissions/bulk-approve/", json={"submission_ids": subs[:1]}).status_code == 200
+    emu.settle()
+    assert api.post("/api/v1/submissions/bulk-approve/", json={"submission_ids": subs}).status_code == 200
+    emu.settle()
+    assert [emu.submission(s).status for s in subs] == ["APPROVED", "APPROVED"]
+    assert emu.submission(returned).status == "RETURNED" and emu.balance == Decimal("9996.00")
 
 
 def test_bonus_setup_fees_and_vat_in_minor_units(make_emu, make_api):
@@ -134,3 +142,43 @@ def test_balance_endpoint_and_insufficient_funds(make_emu, make_api):
     assert emu.balance == Decimal("1.00")
     after = api.get(f"/api/v1/workspaces/{emu.workspace_id}/balance/").json()
     assert after["available_balance"] == 100 == after["total_balance"]
+
+
+def test_the_study_cost_counts_approved_rewards_and_paid_bonuses_in_minor_units(make_emu, make_api):
+    # GET /studies/{id}/cost/ (FACTS 1.9, StudyTotalCost): what the study has been charged.
+    emu = make_emu(fee_rate="0.333", vat_rate="0.20")
+    api = make_api(emu)
+    study, subs = seed_study(emu, 3)
+    other = emu.add_study()
+    stranger = emu.add_submission(other, pid(50), entered_code="C1")
+    api.post(f"/api/v1/submissions/{subs[0]}/transition/", json={"action": "APPROVE"})
+    for s, amount in ((subs[0], "1.50"), (stranger, "9.00")):
+        setup = api.post("/api/v1/submissions/bonus-payments/",
+                         json={"study_id": emu.submission(s).study_id, "csv_bonuses": f"{s},{amount}"}).json()
+        api.post(f"/api/v1/bulk-bonus-payments/{setup['id']}/pay/")
+    emu.settle()
+    cost = api.get(f"/api/v1/studies/{study}/cost/").json()
+    # Reward 150 -> fee 49.95 -> 50, VAT 10; bonus 150 likewise; the other study's bonus is not here.
+    assert cost["rewards"]["rewards"] == {"amount": 150.0, "currency": "GBP"}
+    assert (cost["rewards"]["fees"]["amount"], cost["rewards"]["tax"]["amount"]) == (50.0, 10.0)
+    assert (cost["bonuses"]["rewards"]["amount"], cost["bonuses"]["fees"]["amount"]) == (150.0, 50.0)
+    projected = api.get(f"/api/v1/studies/{study}/cost/?is_projected=true").json()
+    assert projected["rewards"]["rewards"]["amount"] == 150.0 * emu.study(study).total_available_places
+    assert api.get("/api/v1/studies/0123456789abcdef01234567/cost/").status_code == 404
+
+
+def test_a_bonus_set_up_that_misreads_its_amounts_answers_what_it_would_pay(emu, api):
+    # The fault switch for the 100x trap (SPEC §12): the set-up's answer is what pay would send.
+    study, subs = seed_study(emu, 1)
+    emu.state.bonus_scale = Decimal(100)
+    setup = api.post("/api/v1/submissions/bonus-payments/",
+                     json={"study_id": study, "csv_bonuses": f"{subs[0]},1.50"}).json()
+    assert setup["amount"] == 15000.0
+
+
+def test_a_group_append_naming_a_malformed_participant_id_is_refused_whole(emu, api):
+    group = emu.add_group("Prev")
+    answer = api.post(f"/api/v1/participant-groups/{group}/participants/",
+                      json={"participant_ids": [pid(1), "not-a-participant"]})
+    assert answer.status_code == 400 and "not-a-participant" in str(answer.json()["error"]["detail"])
+    assert emu.group_members(group) == []

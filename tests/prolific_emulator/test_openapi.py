@@ -69,6 +69,8 @@ def test_a_tour_of_every_route_conforms(spec, emu, api):
     api.get("/api/v1/users/me/", headers={"Authorization": "Token nope"})  # 401
     api.put("/api/v1/users/me/")  # 405
     emu.settle()
+    api.get(f"/api/v1/studies/{study}/cost/")
+    api.get(f"/api/v1/studies/{study}/cost/?is_projected=true")
     assert {ex.name for ex in emu.exchanges} >= {r.name for r in ROUTES}
     assert {ex.status for ex in emu.exchanges} >= {200, 201, 202, 204, 400, 401, 404, 405}
     assert check_exchanges(spec, emu.exchanges) == []
@@ -119,11 +121,12 @@ def test_where_the_file_differs_from_real_behaviour_it_still_does(spec):
 
 
 def test_request_bodies_the_tests_send_conform(spec, emu, api):
-    study, subs = seed_study(emu, 1)
+    study, subs = seed_study(emu, 2)
     sent = [
         ("POST", f"/api/v1/submissions/{subs[0]}/transition/",
          {"action": "REJECT", "message": REJECTION, "rejection_category": "BAD_CODE"}),
-        ("POST", "/api/v1/submissions/bulk-approve/", {"study_id": study, "participant_ids": [pid(0)]}),
+        # pid(1): a rejected submission refuses a bulk approval (SPEC §12)
+        ("POST", "/api/v1/submissions/bulk-approve/", {"study_id": study, "participant_ids": [pid(1)]}),
         ("POST", "/api/v1/submissions/bonus-payments/", {"study_id": study, "csv_bonuses": f"{pid(0)},0.50"}),
         ("POST", "/api/v1/participant-groups/", {"name": "g", "workspace_id": emu.workspace_id,
                                                  "participant_ids": [pid(0)]}),

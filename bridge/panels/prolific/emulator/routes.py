@@ -43,6 +43,8 @@ from bridge.panels.prolific.emulator.records import (
 )
 from bridge.panels.prolific.emulator.state import TRANSITIONS, ProlificState
 
+APPROVABLE = frozenset({"AWAITING REVIEW", "APPROVED"})  # approved already: the repeat is ignored
+PROLIFIC_ID = re.compile(r"^[a-f0-9]{24}$")
 BULK_APPROVE_ANSWER = "The request to bulk approve has been made successfully."  # FACTS 1.7 ([S25] example)
 PAY_ANSWER = "The request to pay the bonus payments has been made successfully."  # 202 string: text unconfirmed
 
@@ -85,6 +87,13 @@ def get_studies(state: ProlificState, req: Request) -> Answer:
 
 def get_study(state: ProlificState, req: Request, id: str) -> Answer:  # noqa: A002 (the spec's name)
     return 200, wire.study(state, state.study(id), req.base)
+
+
+def get_study_cost(state: ProlificState, req: Request, id: str) -> Answer:  # noqa: A002
+    projected = (req.first("is_projected") or "false").strip().lower()
+    if projected not in ("true", "false", "1", "0"):
+        raise bad_request("is_projected", "Must be a valid boolean.")
+    return 200, wire.study_cost(state, state.study(id).id, req.base, projected=projected in ("true", "1"))
 
 
 def get_study_submissions(state: ProlificState, req: Request, id: str) -> Answer:  # noqa: A002
@@ -148,6 +157,13 @@ def bulk_approve_submissions(state: ProlificState, req: Request) -> Answer:
     if unknown:
         # Whether Prolific refuses or ignores unknown ids is unconfirmed; refusing names them.
         raise bad_request(label, "Not found: " + ", ".join(dict.fromkeys(unknown)) + ".")
+    # One that cannot be approved (rejected, returned, timed out, still active) refuses the whole
+    # request, naming it, as a transition refuses it (FACTS 1.2, 1.6; whether Prolific refuses
+    # or skips it in bulk is unconfirmed). Already approved: skipped, as a repeat (FACTS 1.6).
+    stuck = [s for s in subs if s.status not in APPROVABLE]
+    if stuck:
+        raise bad_request(label, "Cannot be approved: " + ", ".join(
+            dict.fromkeys(f"{s.id} is {s.status}" for s in stuck)) + ".")
     state.bulk_approve(subs)
     return 200, BULK_APPROVE_ANSWER
 
@@ -251,7 +267,13 @@ def get_participant_group_participants(state: ProlificState, req: Request, id: s
 
 def add_to_participant_group(state: ProlificState, req: Request, id: str) -> Answer:  # noqa: A002
     group = state.group(id)
-    state.add_members(group, body_strings(body_object(req), "participant_ids"))
+    ids = body_strings(body_object(req), "participant_ids")
+    # An id that cannot be a participant's (FACTS 1.1: 24 lower-case hex characters) refuses
+    # the whole request, naming it (Prolific's answer to one is unconfirmed).
+    malformed = [i for i in ids if not PROLIFIC_ID.match(i)]
+    if malformed:
+        raise bad_request("participant_ids", "Not a participant id: " + ", ".join(dict.fromkeys(malformed)) + ".")
+    state.add_members(group, ids)
     return 200, wire.memberships(group)
 
 
@@ -342,6 +364,7 @@ ROUTES: tuple[Route, ...] = tuple(_route(*r) for r in (
     ("GET", f"{V1}/workspaces/{{workspace_id}}/balance/", "get-workspace-balance", get_workspace_balance),
     ("GET", f"{V1}/studies/", "get-studies", get_studies),
     ("GET", f"{V1}/studies/{{id}}/", "get-study", get_study),
+    ("GET", f"{V1}/studies/{{id}}/cost/", "get-study-cost", get_study_cost),
     ("GET", f"{V1}/studies/{{id}}/submissions/", "get-study-submissions", get_study_submissions),
     ("GET", f"{V1}/studies/{{id}}/submissions/counts/", "count-study-submissions-by-status",
      count_study_submissions),

@@ -99,6 +99,9 @@ class ProlificState:
         self.messages: list[MessageRecord] = []
         self.pending: list[Pending] = []
         self._seq = itertools.count()
+        # A fault switch for tests (SPEC §12, the 100x trap): each bonus set-up takes every
+        # amount times this, as a set-up that reads its amounts in other units would.
+        self.bonus_scale = Decimal(1)
 
     # --- time, money -----------------------------------------------------------------
 
@@ -238,8 +241,9 @@ class ProlificState:
         """Queue the approval of every AWAITING REVIEW submission among `subs`; returns how many.
 
         Funds for all of them are checked and held back now, so a refusal changes nothing
-        (unconfirmed). Others are skipped silently, as an asynchronous job cannot answer
-        (unconfirmed)."""
+        (unconfirmed). The caller refused the request if any cannot be approved
+        (`routes.bulk_approve_submissions`); one already approved, or queued for approval,
+        is skipped (a repeated request is ignored, FACTS 1.6)."""
         todo, seen = [], set()
         for sub in subs:
             if sub.status == "AWAITING REVIEW" and sub.id not in seen and not self.queued_approval(sub.id):
@@ -260,6 +264,7 @@ class ProlificState:
             if sub is None:
                 unknown.append(some_id)
                 continue
+            amount = (amount * self.bonus_scale).quantize(Decimal(1), rounding=ROUND_HALF_UP)
             fee, vat = self.fee_and_vat(amount)
             items.append(BonusItem(sub.id, amount, fee, vat))
         if unknown:
@@ -278,6 +283,24 @@ class ProlificState:
         bonus.pay_calls += 1
         self._queue("pay", bonus.id, bonus.total_amount)
         return bonus
+
+    def study_cost(self, study_id: str, *, projected: bool = False) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+        """What the study has cost so far, minor units (GET /studies/{id}/cost/, FACTS 1.9):
+        {"rewards": (rewards, fees, tax), "bonuses": (bonuses, fees, tax)}. Rewards are
+        charged when a submission is approved, bonuses when a payment is made (as this
+        emulator charges them; when Prolific counts them is unconfirmed). `projected`: the
+        rewards of every place as if all were approved (unconfirmed)."""
+        study = self.study(study_id)
+        subs = self.study_submissions(study_id)
+        rewards = [s.reward for s in subs if s.status in ("APPROVED", "PARTIALLY APPROVED")]
+        if projected:
+            rewards = [study.reward] * max(study.total_available_places, len(rewards))
+        bonuses = [b for s in subs for b in s.bonus_payments]
+        out = {}
+        for key, amounts in (("rewards", rewards), ("bonuses", bonuses)):
+            charges = [self.fee_and_vat(a) for a in amounts]
+            out[key] = (sum(amounts, ZERO), sum((f for f, _ in charges), ZERO), sum((v for _, v in charges), ZERO))
+        return out
 
     # --- groups and messages ---------------------------------------------------------
 

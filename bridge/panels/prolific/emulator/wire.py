@@ -182,6 +182,18 @@ def counts(state: ProlificState, study_id: str) -> dict:
     return out
 
 
+def study_cost(state: ProlificState, study_id: str, base: str, *, projected: bool = False) -> dict:
+    """`StudyTotalCost`: {rewards, bonuses}, each a `StudyCostBreakdown` of
+    `AmountAndCurrency` (minor units: "£1 will return 100"), with `_links` (FACTS 1.9)."""
+    out: dict = {}
+    for key, (amount, fees, tax) in state.study_cost(study_id, projected=projected).items():
+        out[key] = {"rewards": {"amount": float(amount), "currency": state.currency},
+                    "fees": {"amount": float(fees), "currency": state.currency},
+                    "tax": {"amount": float(tax), "currency": state.currency}}
+    out["_links"] = {"self": {"href": f"{base}/api/v1/studies/{study_id}/cost/", "title": "Current"}}
+    return out
+
+
 def bulk_bonus(bonus: BulkBonusRecord) -> dict:
     """`BulkBonus`, minor units as floats (FACTS 1.8)."""
     return {"id": bonus.id, "study": bonus.study_id, "amount": float(bonus.amount), "fees": float(bonus.fees),
