@@ -110,6 +110,7 @@ def _parse_now(now: Optional[str]) -> datetime:
 def print_summary(console: Console, closeout) -> None:
     """The close-out at a glance: one figure a line (the Summary sheet's own figures, so
     they agree with the workbook), then the warnings and where the workbook is."""
+    from bridge.safety import is_safety_row
     from bridge.workbook.write import summary_rows
 
     plan = closeout.plan
@@ -118,6 +119,8 @@ def print_summary(console: Console, closeout) -> None:
     shown = [
         terms.submissions_label, "Matched", "Near misses", "Unmatched", "Approve (to send)", "Reject (to send)",
         "Review (a person decides)", f"Already decided on {terms.panel} (nothing sent)",
+        # SPEC §12: the gates on bulk harm, with their figures
+        *(label for label, _ in rows if is_safety_row(label)),
         "Survey responses not matched", f"Bonus total ({cur})", f"{terms.panel} fees ({cur})", f"Total cost ({cur})",
         f"Effective hourly wage ({cur})", f"Effective hourly wage before top-ups ({cur})",
     ]
@@ -219,6 +222,10 @@ def _apply(console: Console, settings, plan, workbook: Path, yes: bool) -> None:
     else:
         console.print(result.sent_line())
     console.print(result.summary_line())
+    if result.cost_check:
+        console.print(result.cost_check)
+    if result.cost_warning:
+        console.print(f"warning: {result.cost_warning}")
     if not result.workbook_error:
         console.print(f"Workbook (with the Log): {result.workbook}")
     result.raise_for_failures()
@@ -296,6 +303,8 @@ def demo(
         for line in run.preflight.lines():
             console.print(line)
     console.print(run.applied.summary_line())
+    if run.applied.cost_check:
+        console.print(run.applied.cost_check)
     after, cur = run.applied.balance, run.closeout.plan.terms.currency
     if after is not None:
         console.print(f"Emulator balance: {run.balance_before:.2f} -> {after:.2f} {cur}")

@@ -6,7 +6,7 @@ Library code raises these; only the CLI turns them into a message and an exit co
     ├── InputError              exit 1: a file or the config is wrong
     │   ├── ConfigError         the TOML config (one or more problems, all listed)
     │   └── SourceError         a data file or API source (names the file, row or column)
-    ├── ApplyError              exit 2: some actions failed while applying
+    ├── ApplyError              exit 2: some actions failed while applying (or the panel was down: run again)
     └── SafetyRefusal           exit 3: refused for safety (balance, production)
 """
 

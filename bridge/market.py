@@ -7,7 +7,11 @@ several calls at once; Prolific's takes up to 1,000 approvals or 200 bonuses in 
 Adapters live in their panel's folder (`bridge.panels.<panel>.adapter`).
 
 Errors the adapter cannot place on one item come out as `MarketplaceError` (a code and a
-message, never a credential).
+message, never a credential; `transient` when the service was down, throttling or did not
+answer, so running again later may succeed). A batch the panel refused as a whole for a
+reason it placed on no item (one unknown or already-decided id among many) comes out as
+`BatchRefused`: nothing in it was done, and the executor sends it again in halves until the
+member at fault is alone (SPEC §12).
 """
 
 from __future__ import annotations
@@ -62,16 +66,25 @@ class Words:
 
 
 class MarketplaceError(Exception):
-    """An answer other than success that is not about one item: the service's code and message."""
+    """An answer other than success that is not about one item: the service's code and message.
+    `transient`: the service was down, throttled or gave no answer (not a refusal of the
+    request): the same call may succeed later."""
 
-    def __init__(self, code: str, message: str, service_code: str | None = None):
+    def __init__(self, code: str, message: str, service_code: str | None = None, *, transient: bool = False):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.service_code = service_code
+        self.transient = transient
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+class BatchRefused(MarketplaceError):
+    """The panel refused a batch call as a whole (a validation error, such as one unknown or
+    already-decided id among many) without placing it on one item; nothing in the batch was
+    done. Never raised for a fault (5xx, timeout, throttling) or a refusal of the token."""
 
 
 class Marketplace(Protocol):
@@ -132,3 +145,13 @@ class Marketplace(Protocol):
         the task's id as `request_id`."""
     def expire_tasks(self, actions: Sequence[Action]) -> dict[str, Reply]:
         """Close each action's task to new participants now; replies by task id."""
+
+    # --- the checks that keep a plan to its own task and its own money (SPEC §12) -------
+
+    def outside_task(self, actions: Sequence[Action]) -> dict[str, str]:
+        """The submissions among `actions` that the panel shows in another task than the
+        wave's, each with that task's id (an unknown id is not listed: it fails alone when
+        sent). A panel that cannot tell cheaply answers {}."""
+    def bonus_cost(self) -> Decimal | None:
+        """What the panel has charged in bonuses (without fees) on the wave's task, major
+        units; None when the panel does not say (raises MarketplaceError)."""

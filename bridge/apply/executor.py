@@ -20,6 +20,10 @@ a bounded thread pool (`Marketplace.workers`). Nothing is sent twice:
 - group grants are idempotent and are simply sent again; Eligible_Worker only goes to a
   participant whose approvals in this wave are all done;
 - an override of a rejection is an approval of rejected work, settled by state like one;
+- a batch the panel refuses as a whole for one member (an unknown or already-decided id:
+  `BatchRefused`) is sent again in halves until that member is alone: it fails with the
+  panel's reason (or is settled by its state), the rest go through (SPEC §12). A fault
+  (5xx, timeout, throttling) is never split;
 - revokes, invitations, compensation tasks and expiries (SPEC §9) run last, in that
   order, each once (`bridge.apply.stages`).
 """
@@ -38,7 +42,7 @@ from bridge.actions import LABELS, STAGES, Action, Kind, bonus_key
 from bridge.apply import stages
 from bridge.apply.ledger import DONE, FAILED, FINAL, PENDING, SKIPPED, Entry, Ledger
 from bridge.apply.stages import Result
-from bridge.market import Marketplace, MarketplaceError, Outcome, Reply
+from bridge.market import BatchRefused, Marketplace, MarketplaceError, Outcome, Reply
 from bridge.models import State
 from bridge.money import fmt
 
@@ -221,7 +225,32 @@ class Executor:
 
     def _approve(self, batch: list[Action]) -> dict[Action, Result]:
         self.ledger.pending(batch)
-        return self._status_replies(self.market.approve(batch), batch)
+        try:
+            replies = self.market.approve(batch)
+        except BatchRefused as exc:
+            return self._split(batch, self._approve, exc, self._refused_change)
+        return self._status_replies(replies, batch)
+
+    def _split(self, batch: list[Action], send: Callable[[list[Action]], dict[Action, Result]], exc: BatchRefused,
+               alone: Callable[[Action, BatchRefused], Result]) -> dict[Action, Result]:
+        """A batch refused as a whole: each half sent again (`send`), until the member the
+        panel refuses is alone (`alone` says what becomes of it)."""
+        if len(batch) == 1:
+            return {batch[0]: alone(batch[0], exc)}
+        half = len(batch) // 2
+        return {**send(batch[:half]), **send(batch[half:])}
+
+    def _refused(self, action: Action, exc: BatchRefused) -> Result:
+        return self.record(action, FAILED, detail=f"refused by {self.market.panel}: {exc.message}")
+
+    def _refused_change(self, action: Action, exc: BatchRefused) -> Result:
+        """An approval refused alone: its state settles it (approved already: done; returned,
+        rejected: skipped); otherwise (an unknown id) it fails with the panel's reason."""
+        try:
+            settled = self._settle_by_state([action], f"{self.market.panel} refused the approval")[action]
+        except MarketplaceError:
+            settled = None
+        return settled or self._refused(action, exc)
 
     def _reject(self, batch: list[Action]) -> dict[Action, Result]:
         (a,) = batch
@@ -282,7 +311,10 @@ class Executor:
 
     def _pay(self, batch: list[Action]) -> dict[Action, Result]:
         key = bonus_key(self.market.environment, self.ledger.wave, [a.submission_id for a in batch])
-        batch_id = self.market.prepare_bonuses(batch, key)  # MarketplaceError: nothing paid, all failed
+        try:
+            batch_id = self.market.prepare_bonuses(batch, key)  # MarketplaceError: nothing paid, all failed
+        except BatchRefused as exc:  # one id the panel will not set up: the others still are
+            return self._split(batch, self._pay, exc, self._refused)
         self.ledger.pending(batch, batch_id=batch_id)  # durable before the pay call
         try:
             replies = self.market.pay_bonuses(batch_id, batch)
@@ -363,7 +395,10 @@ class Executor:
 
     def _grant(self, batch: list[Action]) -> dict[Action, Result]:
         self.ledger.pending(batch)
-        replies = self.market.add_to_group(batch[0].group_id, batch)
+        try:
+            replies = self.market.add_to_group(batch[0].group_id, batch)
+        except BatchRefused as exc:
+            return self._split(batch, self._grant, exc, self._refused)
         out = {}
         for a in batch:
             reply = replies.get(a.participant_id) or Reply.failed(f"{self.market.panel} did not answer for it")

@@ -1,5 +1,11 @@
 """Apply a plan: check the cost against the balance, ask, send once, write the Log.
 
+Before anything is sent, the plan's submissions must be the wave's task's as the panel shows
+them (SPEC §12: another study's export never reaches the panel) and the cost must fit the
+balance; a service down during these checks is exit 2 (nothing was sent; run again), a
+refusal exit 1. After sending, the bonuses the panel shows charged on the task (Prolific's
+study cost) are compared with the ledger's.
+
 The caller supplies `confirm` (the CLI asks a person, or `--yes` answers for them) and an
 optional `progress` callback; this module never prints or prompts.
 """
@@ -8,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +33,7 @@ from bridge.money import fmt
 from bridge.workbook.write import LogRow, write_workbook
 
 _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
+COST_WAIT_FIRST, COST_WAIT_MAX = 0.5, 5.0  # seconds between reads of a task's cost that lags the ledger
 
 
 @dataclass(slots=True)
@@ -69,6 +77,9 @@ class ApplyResult:
     currency: str = "USD"
     warnings: list[str] = dataclasses.field(default_factory=list)  # the preflight's
     workbook_error: str = ""  # the workbook could not be rewritten (the ledger has it all)
+    # SPEC §12: the bonuses the panel shows charged against the ledger's ("" when it cannot say).
+    cost_check: str = ""
+    cost_warning: str = ""
     sent: Counter[Kind] = dataclasses.field(default_factory=Counter)  # done in this run
     sent_bonus_total: Decimal = Decimal("0.00")  # bonuses paid in this run
 
@@ -98,7 +109,7 @@ class ApplyResult:
             problems.append(
                 f"{len(self.failed)} action(s) failed ({listed}); e.g. {first.kind} "
                 f"{first.submission_id or first.participant_id or first.task_id}: "
-                f"{first.detail}. The ledger keeps what succeeded; run the same command again to retry the rest "
+                f"{first.detail.rstrip('.')}. The ledger keeps what succeeded; run the same command again to retry the rest "
                 + ("(the ledger lists each one)." if self.workbook_error else "(the Log sheet lists each one).")
             )
         if self.workbook_error:
@@ -157,6 +168,16 @@ def preflight(plan: Plan, actions: list[Action], market: Marketplace, ledger: Le
     final = {k for k, e in entries.items() if e.status in (DONE, SKIPPED)}
     todo = [a for a in actions if ledger.key(a) not in final]
     cost = _remaining_cost(plan, ledger, final)
+    # Every submission of the plan, not only those still to change: a group grant for another
+    # study's participants is as wrong as their approval (SPEC §12).
+    foreign = market.outside_task([Action(Kind.APPROVE, d.submission_id, d.participant_id, d.task_id)
+                                   for d in plan.decisions]) if todo else {}
+    if foreign:
+        sid, task = next(iter(foreign.items()))
+        raise InputError(
+            f"{len(foreign)} of the plan's {plan.terms.submission_word}s belong to another {plan.terms.task_word} on "
+            f"{market.panel} (e.g. {sid} is in {task}), not the wave's ({', '.join(sorted(plan.tasks)) or '?'}): the "
+            f"export is another {plan.terms.task_word}'s, or the config names the wrong one. Nothing was sent.")
     for gid in sorted({a.group_id for a in todo if a.kind in (Kind.GRANT, Kind.REVOKE)}):
         if not market.group_exists(gid):
             raise InputError(f"[qualifications] {gid}: no such {plan.terms.group_word} in {market.where}"
@@ -200,10 +221,12 @@ def apply_plan(
     with Ledger(ledger_path or settings.ledger_path, market.environment, plan.wave, exclusive=True) as ledger:
         try:
             pre = preflight(plan, actions, market, ledger)
-        except MarketplaceError as exc:  # nothing sent yet: the input side of the run (exit 1)
+        except MarketplaceError as exc:  # nothing sent yet
             where = market.where
-            raise SourceError(f"{where[0].upper()}{where[1:]} did not answer the checks before sending ({exc}). "
-                              "Nothing was sent; run the command again.") from None
+            text = f"{where[0].upper()}{where[1:]} did not answer the checks before sending ({exc}). Nothing was sent"
+            if exc.transient:  # down, throttling, no answer: not the config's fault (SPEC §12: exit 2)
+                raise ApplyError(f"{text}; wait a little, then run the same command again.") from None
+            raise SourceError(f"{text}; run the command again.") from None
         outcomes = Outcomes()
         if not pre.nothing_to_send:
             if not confirm(pre):
@@ -222,14 +245,60 @@ def apply_plan(
         result = _result(actions, ledger, outcomes, balance, workbook)
         result.currency = plan.terms.currency
         result.warnings = pre.warnings
+        result.cost_check, result.cost_warning = bonus_cost_check(market, ledger, plan, waited=bool(
+            result.sent[Kind.BONUS] or result.sent[Kind.COMPENSATE]))
         log = log_rows(ledger, market.words.group)
         plan = status_now(plan, ledger, market.words)
+        if result.cost_check:
+            plan = dataclasses.replace(plan, figures=[*plan.figures, ("Bonus cost check", result.cost_check)],
+                                       warnings=[*plan.warnings, *([result.cost_warning] if result.cost_warning
+                                                                   else [])])
     try:
         write_workbook(plan, workbook, log=log,
                        balance=balance if balance is not None else f"unknown ({market.panel} did not answer)")
     except InputError as exc:  # money moved: keep the result, report the workbook after it
         result.workbook_error = str(exc)
     return result
+
+
+def ledger_bonuses(ledger: Ledger) -> Decimal:
+    """Every bonus the ledger has done on a submission (compensations paid as bonuses too)."""
+    return sum((Decimal(e.amount) for e in ledger.entries().values() if e.status == DONE and e.amount
+                and e.submission_id and e.kind in (Kind.BONUS, Kind.COMPENSATE)), Decimal("0.00"))
+
+
+def bonus_cost_check(market: Marketplace, ledger: Ledger, plan: Plan, *, waited: bool) -> tuple[str, str]:
+    """(the comparison, a warning or "") of the bonuses the panel shows charged on the wave's
+    task with the ledger's (SPEC §12). Payments show "in the following minutes" (FACTS 1.8):
+    when this run paid and the panel shows less, it is read again for `settle_seconds`."""
+    booked = ledger_bonuses(ledger)
+    deadline = time.monotonic() + (market.settle_seconds if waited else 0.0)
+    wait = COST_WAIT_FIRST
+    while True:
+        try:
+            charged = market.bonus_cost()
+        except MarketplaceError as exc:
+            return "", f"{market.panel}'s cost of the {plan.terms.task_word} could not be read after applying ({exc})."
+        if charged is None:
+            return "", ""
+        left = deadline - time.monotonic()
+        if charged >= booked or left <= 0:
+            break
+        time.sleep(min(wait, left))
+        wait = min(wait * 2, COST_WAIT_MAX)
+    cur = plan.terms.currency
+    line = f"{market.panel} shows {fmt(charged)} {cur} of bonuses charged; the ledger {fmt(booked)} {cur}"
+    if charged == booked:
+        return line + " (they agree).", ""
+    if charged < booked:
+        return line + ".", (f"{market.panel} shows {fmt(booked - charged)} {cur} fewer bonuses charged on the "
+                            f"{plan.terms.task_word} than the ledger has paid ({fmt(charged)} against {fmt(booked)}): "
+                            "payments can take minutes to show; if it still differs on the next run, check the "
+                            f"{plan.terms.task_word}'s payments on {market.panel}.")
+    return line + ".", (f"{market.panel} shows {fmt(charged - booked)} {cur} more bonuses charged on the "
+                        f"{plan.terms.task_word} than the ledger has paid ({fmt(charged)} against {fmt(booked)}): "
+                        "bonuses paid outside this tool (by hand, another wave's config) or paid twice. Check the "
+                        f"{plan.terms.task_word}'s payments on {market.panel} before paying more.")
 
 
 def status_now(plan: Plan, ledger: Ledger, words: Words) -> Plan:

@@ -33,7 +33,7 @@ from bridge.apply import Action, Kind, Ledger, apply_plan
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.cost import plan_cost
-from bridge.errors import InputError, SourceError
+from bridge.errors import ApplyError
 from bridge.models import State
 from bridge.panels.mturk.adapter import canonical_environment, connect
 from bridge.panels.mturk.emulator import OPERATIONS
@@ -58,7 +58,7 @@ def apply_until_done(config: Path, tmp_path: Path, url: str, *, max_attempts: in
         try:
             result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes,
                                 market=connect(url, max_attempts=max_attempts))
-        except SourceError:  # the checks before sending met a fault: nothing sent, try again
+        except ApplyError:  # the checks before sending met a fault: nothing sent, try again (exit 2)
             failures.append(-1)
             continue
         failures.append(len(result.failed))
@@ -270,17 +270,19 @@ def test_an_unexpected_error_while_sending_is_an_apply_failure_and_resumes(wave:
     assert_applied_once(emu.url, plan)
 
 
-def test_a_fault_in_the_checks_before_sending_is_an_input_error_naming_the_environment(wave: Path, emu,
-                                                                                         tmp_path: Path):
+def test_a_fault_in_the_checks_before_sending_is_run_again_naming_the_environment(wave: Path, emu,
+                                                                                     tmp_path: Path):
+    # SPEC §12: a service down before anything is sent is exit 2 ("nothing was sent; run
+    # again"), no longer exit 1, the code for a wrong config.
     settings = load_config(wave)
     plan = plan_for(wave, tmp_path)
     emu.faults.fail_rate = 1.0
 
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(ApplyError) as caught:
         apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes,
                    market=connect(emu.url, max_attempts=0))
 
-    assert caught.value.exit_code == 1
+    assert caught.value.exit_code == 2
     assert f"The MTurk endpoint {emu.url} did not answer the checks before sending" in str(caught.value)
     assert "Nothing was sent" in str(caught.value)
     assert sum(emu.calls[op] for op in ("ApproveAssignment", "RejectAssignment", "SendBonus")) == 0

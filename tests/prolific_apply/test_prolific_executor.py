@@ -25,7 +25,7 @@ from bridge.apply.executor import Executor
 from bridge.apply.ledger import Ledger
 from bridge.emulator.base import Fault
 from bridge.errors import InputError
-from bridge.market import Outcome
+from bridge.market import BatchRefused, Outcome
 from bridge.models import State
 from bridge.panels.prolific.adapter import connect
 
@@ -81,12 +81,14 @@ def test_an_approval_prolific_does_not_confirm_in_time_fails_and_a_later_run_set
     assert emu.balance == Decimal("10000.00") - 2 * Decimal("2.00")  # each paid once (1.50 + 0.50 fee)
 
 
-def test_a_bulk_approval_prolific_refuses_fails_every_member(emu):
+def test_a_bulk_approval_prolific_refuses_is_refused_whole_for_the_executor_to_split(emu):
+    # SPEC §12: the adapter no longer fails every member; it says the batch was refused
+    # (BatchRefused) and the executor splits it (tests/prolific_apply/test_prolific_safety.py).
     study, subs = seed(emu, 2)
     market = market_for(emu, study)
-    replies = market.approve(approvals(study, subs) + [Action(Kind.APPROVE, "f" * 24, pid(9), study)])
-    assert {r.outcome for r in replies.values()} == {Outcome.FAILED}
-    assert "f" * 24 in replies[subs[0]].detail
+    with pytest.raises(BatchRefused) as refused:
+        market.approve(approvals(study, subs) + [Action(Kind.APPROVE, "f" * 24, pid(9), study)])
+    assert "f" * 24 in str(refused.value) and not refused.value.transient
     emu.settle()
     assert {emu.submission(s).status for s in subs} == {"AWAITING REVIEW"}
 

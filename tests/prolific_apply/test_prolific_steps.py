@@ -171,7 +171,8 @@ def sheet(path: Path, name: str) -> list[dict]:
 
 
 def test_the_sample_study_compensates_overrides_revokes_and_invites_once(make_emu, tmp_path):
-    emu = make_emu(async_delay=0.0)
+    # The workspace's rates are the sample config's: a bonus set-up is checked against them (SPEC §12).
+    emu = make_emu(async_delay=0.0, fee_rate="0.333", vat_rate="0.20")
     config = study_against(emu, tmp_path / "study", '\n[notify]\neligible_subject = "Our next study"\n'
                                                     'eligible_message = "You are invited to our next study."\n'
                                                     '\n[compensation]\nreward = "1.50"\n')

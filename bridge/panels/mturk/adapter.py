@@ -27,7 +27,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
 from bridge.actions import Action, Kind, bonus_key
 from bridge.market import MarketplaceError, Outcome, Reply, Words
@@ -91,8 +91,13 @@ def bonus_token(environment: str, wave: str, assignment_id: str) -> str:
 def _error(exc: Exception) -> MarketplaceError:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return MarketplaceError(err.get("Code", "Unknown"), err.get("Message", ""), exc.response.get("TurkErrorCode"))
-    return MarketplaceError(type(exc).__name__, str(exc))  # connection refused, timeouts, ...
+        code = err.get("Code", "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return MarketplaceError(code, err.get("Message", ""), exc.response.get("TurkErrorCode"),
+                                transient=code in _TRANSIENT or status >= 500)
+    # connection refused, timeouts, ...: the service did not answer (no credentials: a setting)
+    return MarketplaceError(type(exc).__name__, str(exc), transient=type(exc).__name__ in _TRANSIENT
+                            or isinstance(exc, (ConnectionError, TimeoutError, HTTPClientError)))
 
 
 def status_conflict(exc: MarketplaceError) -> bool:
@@ -113,6 +118,8 @@ def _request_id(response: dict) -> str:
 # A 5xx or a dropped connection after botocore's retries: the change may have been made.
 _UNSURE = ("ServiceFault", "ServiceUnavailable", "InternalFailure", "ConnectionClosedError", "ReadTimeoutError",
            "EndpointConnectionError", "ConnectTimeoutError")
+# The service was down or busy (not a refusal): running again later may succeed.
+_TRANSIENT = frozenset({*_UNSURE, "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailableException"})
 # Errors after which a call cannot have been acted on (the connection was never made).
 _NEVER_SENT = ("EndpointConnectionError", "ConnectTimeoutError")
 NOTIFY_BATCH = 100  # NotifyWorkers' WorkerIds (FORMATS.md)
@@ -431,6 +438,12 @@ class MTurkMarketplace:
                 gone = status_conflict(exc) or exc.service_code == "AWS.MechanicalTurk.HITDoesNotExist"
                 out[a.task_id] = Reply(Outcome.REFUSED, str(exc)) if gone else Reply.failed(str(exc))
         return out
+
+    def outside_task(self, actions: Sequence[Action]) -> dict[str, str]:
+        return {}  # one GetAssignment each: the batch file's HITIds are checked against hit_ids instead
+
+    def bonus_cost(self) -> Decimal | None:
+        return None  # MTurk has no per-HIT cost to read back; ListBonusPayments guards each bonus
 
 
 def not_held(exc: MarketplaceError) -> bool:

@@ -27,10 +27,17 @@ a plan needs, over `bridge.panels.prolific.http.ProlificHttp`.
 
 States and paid bonuses are read per submission when few are asked for, else from the
 study's submission list (its items carry `status` and `bonus_payments`, FACTS 1.5).
+
+SPEC §12: a bulk call refused for what it holds (400, 422: one unknown or already-decided id)
+raises `BatchRefused`, and the executor splits it until the member at fault is alone; a bonus
+set-up's answer is checked against the plan before it is paid (`checks`); the study's cost is
+read back after applying (`bonus_cost`); the plan's submissions are checked to be the
+study's before anything is sent (`outside_task`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import defaultdict
@@ -40,10 +47,12 @@ from typing import Any
 
 from bridge.actions import Action, Kind
 from bridge.errors import InputError
-from bridge.market import MarketplaceError, Outcome, Reply, Words
+from bridge.market import BatchRefused, MarketplaceError, Outcome, Reply, Words
 from bridge.models import State
-from bridge.panels.prolific.api import minor_to_major, read_study
+from bridge.panels.prolific.api import minor_to_major
+from bridge.panels.prolific.checks import bonus_cost, check_setup
 from bridge.panels.prolific.http import MAX_PAGES, PAGE_SIZE, Answer, ProlificHttp, Unreachable, problem, token_from
+from bridge.panels.prolific.override import override_reply
 from bridge.panels.prolific.words import state_of, status_word
 
 WORDS = Words(
@@ -58,6 +67,7 @@ POLL_FIRST, POLL_MAX = 0.5, 5.0  # seconds between read-backs, doubling
 FEW = 20  # up to this many submissions are read one GET each; more, from the study's list (unconfirmed)
 MESSAGE_BATCH = 100  # participants per bulk message (unconfirmed: Prolific documents no limit)
 _CENTS = Decimal("0.01")
+REFUSALS = (400, 422)  # a batch refused for what it holds (one bad id): split, never for 401/403/404/429/5xx
 
 
 class ProlificMarketplace:
@@ -75,7 +85,8 @@ class ProlificMarketplace:
 
     def __init__(self, http: ProlificHttp, study_id: str, *, environment: str, workspace_id: str | None = None,
                  settle_seconds: float = SETTLE_SECONDS, confirm_seconds: float = CONFIRM_SECONDS,
-                 poll_first: float = POLL_FIRST, poll_max: float = POLL_MAX):
+                 poll_first: float = POLL_FIRST, poll_max: float = POLL_MAX,
+                 fee_rate: Decimal = Decimal("0.333"), vat_rate: Decimal = Decimal("0"), currency: str = ""):
         from bridge.panels.prolific import PANEL
 
         self.http = http
@@ -88,6 +99,8 @@ class ProlificMarketplace:
         self.settle_seconds = settle_seconds
         self.confirm_seconds = confirm_seconds
         self.poll_first, self.poll_max = poll_first, poll_max
+        # What the plan's fees were computed with: a bonus set-up is checked against them (SPEC §12).
+        self.fee_rate, self.vat_rate, self.currency = Decimal(fee_rate), Decimal(vat_rate), currency
         self._sizes: dict[str, int] = {}  # submissions per study, from the last listing
 
     @property
@@ -100,11 +113,17 @@ class ProlificMarketplace:
         try:
             return send()
         except Unreachable as exc:
-            raise MarketplaceError("Unreachable", f"cannot reach {self.where} while {doing}: {exc}") from None
+            raise MarketplaceError("Unreachable", f"cannot reach {self.where} while {doing}: {exc}",
+                                   transient=True) from None
 
     def _error(self, answer: Answer, doing: str, not_found: str = "") -> MarketplaceError:
-        return MarketplaceError(str(answer.status), problem(
-            answer, doing=doing, not_found=not_found or f"{self.where} has no such object"))
+        """The answer as an error; `transient` for throttling and faults (SPEC §12: a service
+        down before anything is sent is "run again", not a wrong config); `BatchRefused` for
+        a validation refusal (400, 422) of a call that named several items."""
+        kind = BatchRefused if answer.status in REFUSALS else MarketplaceError
+        return kind(str(answer.status), problem(answer, doing=doing,
+                                                not_found=not_found or f"{self.where} has no such object"),
+                    transient=answer.status == 429 or answer.status >= 500)
 
     def _study_of(self, action: Action) -> str:
         return action.task_id or self.study_id
@@ -141,6 +160,7 @@ class ProlificMarketplace:
                 wanted = set(ids)
                 for item in listing.items:
                     if item.get("id") in wanted and field in item:
+                        item.setdefault("study_id", study)  # listed by study: it is the study's
                         items[item["id"]] = item
                 rest = [i for i in ids if i not in items]
             for sid in rest:
@@ -157,8 +177,12 @@ class ProlificMarketplace:
         """The workspace's available balance (FACTS 1.12), major units. The workspace is
         `[prolific] workspace_id`, else the study's `workspace` (FACTS 1.9)."""
         if not self.workspace_id:
-            study = read_study(self.http, self.study_id, place=self.where, doing=f"reading study {self.study_id}",
-                               error=lambda message: MarketplaceError("Study", message))
+            doing = f"reading study {self.study_id}"
+            answer = self._send(lambda: self.http.get(f"/api/v1/studies/{self.study_id}/"), doing)
+            if not answer.ok:
+                raise self._error(answer, doing, f"{self.where} has no study {self.study_id}: check [prolific] "
+                                                 "study_id")
+            study = answer.body if isinstance(answer.body, dict) else {}
             workspace = study.get("workspace")
             if not isinstance(workspace, str) or not workspace:
                 raise MarketplaceError("Study", f"study {self.study_id} does not name its workspace: set "
@@ -200,6 +224,8 @@ class ProlificMarketplace:
         else:
             if 400 <= answer.status < 500:  # refused: nothing was approved
                 error = self._error(answer, f"approving {len(ids)} submissions")
+                if isinstance(error, BatchRefused):  # one bad id among them: the executor splits the batch
+                    raise error
                 return {sid: Reply.failed(str(error)) for sid in ids}
             if not answer.ok:
                 trouble = str(self._error(answer, f"approving {len(ids)} submissions"))
@@ -310,6 +336,9 @@ class ProlificMarketplace:
         bonus_id = answer.body.get("id") if isinstance(answer.body, dict) else None
         if not isinstance(bonus_id, str) or not bonus_id:
             raise MarketplaceError("Bonus", f"{self.where} set the bonuses up without naming the set-up")
+        # SPEC §12: the set-up's figures must be the plan's before the pay call, which cannot be undone.
+        check_setup(answer.body, actions, fee_rate=self.fee_rate, vat_rate=self.vat_rate,
+                    where=f"{self.where} (bulk bonus {bonus_id})", currency=self.currency)
         return bonus_id
 
     def pay_bonuses(self, batch_id: str, actions: Sequence[Action]) -> dict[str, Reply]:
@@ -340,14 +369,16 @@ class ProlificMarketplace:
             return {pid: Reply.failed(f"cannot reach {self.where} while {doing}: {exc}") for pid in ids}
         if answer.ok:
             return {pid: Reply.accepted(detail=f"in participant group {group_id}") for pid in ids}
-        error = str(self._error(answer, doing, f"{self.where} has no participant group {group_id}"))
-        return {pid: Reply.failed(error) for pid in ids}
+        error = self._error(answer, doing, f"{self.where} has no participant group {group_id}")
+        if isinstance(error, BatchRefused):  # one bad id among them: the executor splits the batch
+            raise error
+        return {pid: Reply.failed(str(error)) for pid in ids}
 
     # --- the rest of a close-out (SPEC §9) -------------------------------------------------
 
     def override(self, actions: Sequence[Action]) -> dict[str, Reply]:
         """UNREJECT, then APPROVE (see the module's docstring), one submission at a time."""
-        return {a.submission_id: _override_reply(self, a.submission_id) for a in actions}
+        return {a.submission_id: override_reply(self, a.submission_id) for a in actions}
 
     def group_members(self, group_id: str) -> set[str]:
         """GET participant-groups/{id}/participants/ (FACTS 1.10), following `next` links if
@@ -399,6 +430,26 @@ class ProlificMarketplace:
         error = str(self._error(answer, f"messaging {len(ids)} participants", f"{self.where} has no study {study}"))
         return {pid: Reply(Outcome.UNKNOWN if answer.status >= 500 else Outcome.FAILED, error) for pid in ids}
 
+    # --- the checks that keep a plan to its study and its money (SPEC §12) -------------
+
+    def outside_task(self, actions: Sequence[Action]) -> dict[str, str]:
+        """The submissions Prolific shows in another study than the wave's, with that study
+        (read as `states` reads them: the study's list, or one GET each)."""
+        wanted = [a for a in actions if a.submission_id]
+        if not wanted:
+            return {}
+        items, _ = self._lookup([dataclasses.replace(a, task_id=self.study_id) for a in wanted])
+        return {sid: study for sid, item in items.items()
+                if isinstance(study := item.get("study_id"), str) and study and study != self.study_id}
+
+    def bonus_cost(self) -> Decimal | None:
+        """The bonuses Prolific has charged on the study (GET /studies/{id}/cost/, FACTS 1.9)."""
+        doing = f"reading the cost of study {self.study_id}"
+        answer = self._send(lambda: self.http.get(f"/api/v1/studies/{self.study_id}/cost/"), doing)
+        if not answer.ok:
+            raise self._error(answer, doing, f"{self.where} has no study {self.study_id}")
+        return bonus_cost(answer.body)
+
     def compensation_group(self, action: Action) -> str:
         raise MarketplaceError("Compensation", "Prolific cannot open a study to one participant through its API: a "
                                                "compensation on Prolific is a bonus on the participant's submission")
@@ -409,30 +460,6 @@ class ProlificMarketplace:
     def expire_tasks(self, actions: Sequence[Action]) -> dict[str, Reply]:
         return {a.task_id: Reply.failed("Prolific: a study is stopped in Prolific's app, not by this tool")
                 for a in actions}
-
-
-def _override_reply(market: ProlificMarketplace, sid: str) -> Reply:
-    """UNREJECT then APPROVE one submission; an error is read back (the first may have come
-    through already, or an earlier run's)."""
-    doing = f"overriding the rejection of submission {sid}"
-    for action in ("UNREJECT", "APPROVE"):
-        try:
-            answer = market.http.post(f"/api/v1/submissions/{sid}/transition/", {"action": action})
-        except Unreachable as exc:
-            return Reply.failed(f"cannot reach {market.where} while {doing}: {exc}")
-        if answer.ok:
-            continue
-        error = str(market._error(answer, doing, f"{market.where} has no submission {sid}"))
-        item, _ = market._detail(sid)
-        state = state_of(status_word(str(item.get("status") or ""))) if item else None
-        if state is State.APPROVED:
-            return Reply.accepted(detail="approved (read back from Prolific)")
-        if action == "UNREJECT" and state is State.PENDING:
-            continue  # an earlier UNREJECT came through: approve it now
-        if state is not None and state not in (State.REJECTED, State.PENDING):
-            return Reply(Outcome.REFUSED, error, state=state)
-        return Reply.failed(error)
-    return Reply.accepted(detail="rejection reversed (UNREJECT), then approved")
 
 
 def connect(settings: Any, env: Mapping[str, str], **options: Any) -> ProlificMarketplace:
@@ -450,4 +477,10 @@ def connect(settings: Any, env: Mapping[str, str], **options: Any) -> ProlificMa
         raise InputError("set [prolific] study_id (the study's id, 24 characters from its page in Prolific): "
                          "applying needs it and the export's file name does not carry it.")
     http = options.pop("http", None) or ProlificHttp(p.environment, token)
+    for key in ("fee_rate", "vat_rate"):  # the plan's fees, to check a bonus set-up against
+        if getattr(p, key, None) is not None:
+            options.setdefault(key, getattr(p, key))
+    currency = getattr(getattr(settings, "wave", None), "currency", None)
+    if currency:
+        options.setdefault("currency", currency)
     return ProlificMarketplace(http, study_id, environment=p.environment, workspace_id=p.workspace_id, **options)
