@@ -145,3 +145,24 @@ def test_hit_ids_naming_a_hit_the_file_lacks_is_a_warning(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"warning: [mturk] hit_ids lists 1 HIT(s) the batch file batch.csv has no assignment of ({idle})" \
         in result.output
+
+
+def test_the_study_column_a_survey_section_names_is_checked_too(tmp_path):
+    # A LimeSurvey export whose STUDYID question ([survey] study_column) names another study.
+    import shutil
+
+    from paths import SAMPLE
+
+    folder = tmp_path / "limesurvey"
+    shutil.copytree(SAMPLE / "limesurvey", folder)
+    shutil.rmtree(folder / "out", ignore_errors=True)  # a demo run's, if any
+    export = folder / "results-survey482915.csv"
+    text = export.read_text(encoding="utf-8-sig")
+    assert text.count("7c11c05dff7b9c8f9a4cbd78") >= 30
+    export.write_text(text.replace("7c11c05dff7b9c8f9a4cbd78", "0123456789abcdef01234567"), encoding="utf-8-sig")
+
+    result = run("close-out", folder / "study.toml", *NOW)
+
+    assert result.exit_code == 1, result.output
+    assert "the survey's column 'STUDYID'" in result.output and "0123456789abcdef01234567" in result.output
+    assert "7c11c05dff7b9c8f9a4cbd78" in result.output and not (folder / "out").exists()
