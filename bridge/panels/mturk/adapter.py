@@ -78,14 +78,15 @@ def canonical_environment(environment: str) -> str:
     return f"{scheme}://{netloc}{path}"
 
 
-def bonus_token(environment: str, wave: str, assignment_id: str) -> str:
+def bonus_token(environment: str, hit_id: str, assignment_id: str) -> str:
     """SendBonus's UniqueRequestToken: the same bonus always carries the same token.
 
-    64 hex characters, the model's maximum length. The environment is taken in its
-    canonical spelling, so an emulator on another port or `localhost` for `127.0.0.1`
-    gives the same token.
+    64 hex characters, the model's maximum length, from the environment, the assignment's
+    HIT and the assignment (never the wave's name: a renamed wave sends the same token).
+    The environment is taken in its canonical spelling, so an emulator on another port or
+    `localhost` for `127.0.0.1` gives the same token.
     """
-    return bonus_key(canonical_environment(environment), wave, [assignment_id])
+    return bonus_key(canonical_environment(environment), hit_id, [assignment_id])
 
 
 def _error(exc: Exception) -> MarketplaceError:
@@ -146,6 +147,7 @@ class MTurkMarketplace:
     batch: dict = {Kind.NOTIFY: NOTIFY_BATCH}  # otherwise one item per call
     pay_repeats = False  # a repeated UniqueRequestToken is refused by MTurk itself
     settle_seconds = 0.0  # ListBonusPayments shows a bonus as soon as SendBonus answers
+    payments_show_late = False
 
     def __init__(self, make_client: Callable[[], Any], environment: str, *, workers: int = DEFAULT_WORKERS,
                  make_once_client: Callable[[], Any] | None = None):
