@@ -318,6 +318,9 @@ def emulator(
     seed_prolific: list[str] = typer.Option([], help="STUDY_ID=EXPORT.csv: serve that study from the Prolific emulator."),
     prolific_workspace_balance: str = typer.Option("10000.00", help="Prolific workspace balance (study currency)."),
     prolific_token: str = typer.Option("test-token", help="The API token (Authorization: Token ...) Prolific accepts."),
+    prolific_pay_delay: float = typer.Option(0.2, help="Seconds before a Prolific bulk approval or bonus payment shows "
+                                                       "on the submissions (Prolific pays \"in the following "
+                                                       "minutes\")."),
     now: Optional[str] = typer.Option(None, help="Run the MTurk emulator as of this UTC time (ISO 8601): its clock "
                                                  "starts there and runs on, so an old batch behaves as on its day."),
 ) -> None:
@@ -330,7 +333,7 @@ def emulator(
         port=port, seed_batch=seed_batch, balance=balance, latency_ms=latency_ms, rate_limit=rate_limit,
         fail_rate=fail_rate, seed_surveys=seed_survey, qualtrics_token=qualtrics_token,
         seed_prolific=seed_prolific, prolific_balance=prolific_workspace_balance, prolific_token=prolific_token,
-        now=_parse_now(now) if now is not None else None,
+        prolific_pay_delay=prolific_pay_delay, now=_parse_now(now) if now is not None else None,
     )
 
 
