@@ -361,6 +361,27 @@ def qualifications_diff_cmd(
         console.print(line)
 
 
+ledger_app = typer.Typer(no_args_is_help=True, help="The ledger: what was sent, for every study (SPEC 13).")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("copy")
+@handles_errors
+def ledger_copy_cmd(
+    source: str = typer.Argument(..., metavar="SRC", help="A ledger file (SQLite) or postgresql://HOST:PORT/DB."),
+    destination: str = typer.Argument(..., metavar="DST", help="A ledger file (SQLite) or postgresql://HOST:PORT/DB "
+                                                               "(created if need be)."),
+) -> None:
+    """Copy every record of one ledger into another (SQLite to the lab's shared PostgreSQL ledger, or back). A
+    record both hold keeps the one that says more about money. User and password come from PGUSER and PGPASSWORD
+    or ~/.pgpass, never from the URL."""
+    from bridge.ledger import copy_ledger, shown
+
+    copied = copy_ledger(source, destination)
+    _out().print(f"Copied {shown(source)} into {shown(destination)}: {copied.rows} record(s); {copied.added} added, "
+                 f"{copied.replaced} replaced, {copied.kept} kept as they were.")
+
+
 _SAMPLES = {"mturk": Path("sample_data") / "wave.toml", "prolific": Path("sample_data") / "prolific" / "study.toml"}
 
 
