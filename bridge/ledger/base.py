@@ -125,6 +125,10 @@ class Ledger:
         self.wave = wave
         self._lock = threading.RLock()
         self._depth = 0
+        # While this run is the study's one writer (`exclusive`), what it read stays true
+        # until it writes: kept, and dropped by every transaction.
+        self.exclusive = False
+        self._read: dict[str, Entry] | None = None
 
     # --- the backend's primitives ------------------------------------------------------
 
@@ -137,7 +141,7 @@ class Ledger:
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         raise NotImplementedError
 
-    def _begin(self) -> None:
+    def _begin(self, durable: bool) -> None:
         raise NotImplementedError
 
     def _commit(self) -> None:
@@ -156,10 +160,15 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def atomic(self) -> Iterator[None]:
+    def atomic(self, *, durable: bool = True) -> Iterator[None]:
         """One committed transaction around the block (joined by the calls inside it). Never
-        hold it across a call to the panel: what precedes a call must be committed first."""
+        hold it across a call to the panel: what precedes a call must be committed first.
+        `durable=False` (an outcome recorded after a call) lets the server acknowledge the
+        commit before it is on disk: a crash of the server, not of this run, can lose it,
+        which leaves the action pending, settled from the panel next run, as SQLite's
+        synchronous=NORMAL does."""
         with self._lock:
+            self._read = None
             if self._depth:
                 self._depth += 1
                 try:
@@ -167,7 +176,7 @@ class Ledger:
                 finally:
                     self._depth -= 1
                 return
-            self._begin()
+            self._begin(durable)
             self._depth = 1
             try:
                 yield
@@ -199,9 +208,14 @@ class Ledger:
         whichever run (and whichever wave name) recorded it."""
         marks = ", ".join("?" for _ in self.scopes)
         with self._lock:
+            if self._read is not None:
+                return dict(self._read)
             rows = self._rows(f"SELECT {ENTRY_COLUMNS} FROM actions WHERE panel = ? AND environment = ? "
                               f"AND scope IN ({marks}) ORDER BY seq", (self.panel, self.environment, *self.scopes))
-        return {r[0]: Entry(*r) for r in rows}
+            read = {r[0]: Entry(*r) for r in rows}
+            if self.exclusive:
+                self._read = read
+            return dict(read)
 
     def all_rows(self) -> list[tuple]:
         """Every row of every panel, environment and study, in ROW_COLUMNS order (copying)."""
@@ -232,7 +246,7 @@ class Ledger:
         """Move pending actions to the next phase (and record the id that pays them): the
         recovery point before the next call."""
         now = now_text()
-        with self.atomic():
+        with self.atomic(durable=phase != CONFIRMED):  # confirming is only an observation
             if batch_id is None:
                 self._run_many("UPDATE actions SET phase = ?, updated_at = ? WHERE key = ?",
                                [(phase, now, self.key(a)) for a in actions])
@@ -266,7 +280,7 @@ class Ledger:
                 f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {self._seq}, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET status = excluded.status, request_id = excluded.request_id, "
                 "amount = excluded.amount, detail = excluded.detail, updated_at = excluded.updated_at")
-        with self.atomic():
+        with self.atomic(durable=False):
             if keep:
                 self._run_many(base, keep)
             if change:
@@ -281,7 +295,7 @@ class Ledger:
                f"ON CONFLICT (key) DO UPDATE SET status = 'pending', phase = '{WAITING}', amount = excluded.amount, "
                "detail = excluded.detail, updated_at = excluded.updated_at, "
                "seen_at = CASE WHEN actions.seen_at = '' THEN excluded.seen_at ELSE actions.seen_at END")
-        with self.atomic():
+        with self.atomic(durable=False):
             self._run(sql, (*self._identity(action), action.amount_text, redact(detail)[:1000], now_text(), seen_at))
 
     # --- ledgers written before keys named the work -------------------------------------

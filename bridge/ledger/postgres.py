@@ -110,14 +110,16 @@ class PostgresLedger(Ledger):
         self._db.execute(self._sql(sql), params)
 
     def _run_many(self, sql: str, rows: list[Sequence[Any]]) -> None:
-        with self._db.cursor() as cur:
+        with self._db.cursor() as cur:  # pipelined by psycopg: one round trip, not one a row
             cur.executemany(self._sql(sql), rows)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._db.execute(self._sql(sql), params).fetchall()
 
-    def _begin(self) -> None:
+    def _begin(self, durable: bool) -> None:
         self._db.execute("BEGIN")
+        if not durable:
+            self._db.execute("SET LOCAL synchronous_commit = off")
 
     def _commit(self) -> None:
         self._db.execute("COMMIT")
@@ -172,6 +174,7 @@ class PostgresLedger(Ledger):
     def _take_locks(self) -> None:
         for scope in sorted(self.scopes):
             if self.lock_scope(self.panel, self.environment, scope):
+                self.exclusive = True
                 continue
             name = self._scope_key(scope)
             row = self._db.execute("SELECT holder FROM locks WHERE scope_key = %s", (name,)).fetchone()

@@ -116,8 +116,8 @@ class SqliteLedger(Ledger):
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._db.execute(sql, params).fetchall()
 
-    def _begin(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _begin(self, durable: bool) -> None:
+        self._db.execute("BEGIN IMMEDIATE")  # synchronous=NORMAL in WAL: every commit survives a crash of this run
 
     def _commit(self) -> None:
         self._db.execute("COMMIT")
@@ -254,6 +254,7 @@ class SqliteLedger(Ledger):
                 "then run again."
             ) from None
         self._lock_file = fd
+        self.exclusive = True
         try:
             who = holder().encode()
             os.pwrite(fd, who, 0)
