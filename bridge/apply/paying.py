@@ -22,12 +22,13 @@ is `failed` and sent again next run.
 
 Work decided elsewhere (SPEC 13): where payments show late (`payments_show_late`), a bonus
 on a submission the panel showed approved or rejected, when this ledger has no record of
-sending that decision, may already have been paid by the run that decided it. It is held
-back (`pending`, phase `waiting`, with when this ledger first saw the decision) until the
-settle window (`Executor.settle`, `[safety] settle_minutes`) has passed since this ledger
-first saw the decision (or since the decision, if the panel's time for it is later: work
-decided long ago may have had its bonus paid by another run only just now), and then paid
-only if the panel still shows no payment. The run exits 2 naming when to run again.
+sending that decision, may already have been paid by the run that decided it (so may a
+compensation, paid on work nobody decides, when other work of the study was decided
+elsewhere). It is held back (`pending`, phase `waiting`, with when this ledger first saw
+the decision) until the settle window (`Executor.settle`, `[safety] settle_minutes`) has
+passed since then (or since the decision, if the panel's time for it is later: work decided
+long ago may have had its bonus paid by another run only just now), and then paid only if
+the panel still shows no payment. The run exits 2 naming when to run again.
 
 Each function takes the executor that runs it (a `Payer`: a `stages.Sender` that also knows
 the decisions read and the settle window) as `stages` does.
@@ -143,6 +144,11 @@ def _held_back(ex: Payer, action: Action, entries: dict[str, Entry]) -> tuple[st
             decided = (State.REJECTED if kind is Kind.REJECT else State.APPROVED, None)
         elif e.status in (DONE, PENDING) and e.phase != ELSEWHERE:
             return None  # this ledger sent the decision: the run that did is this one's
+    if decided is None and action.kind is Kind.COMPENSATE:
+        # A compensation is paid on work nobody decides (returned, timed out): the run that
+        # decided the rest of the study may have paid it too.
+        if ex.decided or any(e.phase == ELSEWHERE for e in entries.values()):
+            decided = (State.OTHER, None)
     if decided is None:
         return None
     state, decided_at = decided
@@ -158,9 +164,11 @@ def _held_back(ex: Payer, action: Action, entries: dict[str, Entry]) -> tuple[st
     panel, words = ex.market.panel, ex.market.words
     when = f"decided at {decided_at:%Y-%m-%d %H:%M} UTC, " if decided_at else ""
     minutes = f"{ex.settle.total_seconds() / 60:g}"
-    detail = (f"decided elsewhere: {panel} shows this {words.submission} {words.of(state)} ({when}first seen so by "
-              f"this ledger at {seen:%Y-%m-%d %H:%M:%S} UTC), which this ledger never sent, so another run may have "
-              f"paid its bonus, and {panel} shows a payment only some minutes later. Not paid before "
+    what = (f"this {words.submission} {words.of(state)}" if state is not State.OTHER
+            else "other work of this study decided")
+    detail = (f"decided elsewhere: {panel} shows {what} ({when}first seen so by this ledger at "
+              f"{seen:%Y-%m-%d %H:%M:%S} UTC), which this ledger never sent, so another run may have paid this "
+              f"bonus, and {panel} shows a payment only some minutes later. Not paid before "
               f"{until:%Y-%m-%d %H:%M:%S} UTC ([safety] settle_minutes = {minutes}); run the same command again "
               f"after that: it is paid then only if {panel} still shows no payment")
     return detail, now_text(seen)
