@@ -314,7 +314,7 @@ def _fields(model: type[BaseModel]) -> list[str]:
 
 
 _PATTERN_HINTS = {
-    ("wave", "name"): "may hold only letters, digits, '.', '_' and '-' (it is part of every bonus token)",
+    ("wave", "name"): "may hold only letters, digits, '.', '_' and '-' (it names the wave's files)",
     ("qualtrics", "survey_id"): "is not a survey id like SV_0123456789abcde",
     ("qualtrics", "datacenter"): "is not a data center id like iad1 or ca1",
     ("qualtrics", "base_url"): "must start with https:// (or http:// for a local emulator)",

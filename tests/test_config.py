@@ -107,7 +107,7 @@ def test_money_is_decimal(tmp_path):
         (BASE + "[rules]\ntoo_fast = 'maybe'\n", "[rules] too_fast: Input should be 'approve', 'review' or 'reject' (got 'maybe')"),
         (BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "1.505"'), "more than two decimals"),
         (BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "-1"'), "must not be negative"),
-        (BASE.replace('name = "wave-3"', 'name = "wave 3"'), "part of every bonus token"),
+        (BASE.replace('name = "wave-3"', 'name = "wave 3"'), "it names the wave's files"),
         (BASE.replace('csv = "exports/batch.csv"', 'csv = "b.csv"\nhit_ids = ["3ABC"]'), "exactly one of csv"),
         (BASE.replace('csv = "exports/batch.csv"', 'hit_ids = ["3abc"]'), "upper-case letters and digits"),
         (BASE + "[mturk]\n", "not valid TOML"),

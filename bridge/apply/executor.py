@@ -265,7 +265,8 @@ class Executor:
         out = self.record_all(records)
         if unsure:  # refused without saying the state: read it
             settled = self._settle_by_state(list(unsure), f"{self.market.panel} refused a second change")
-            out.update(self.record_all([(a, FAILED, "", why, None) for a, why in unsure.items() if settled[a] is None]))
+            out.update(self.record_all([(a, FAILED, "", why, None) for a, why in unsure.items()
+                                        if settled[a] is None]))
             out.update({a: r for a, r in settled.items() if r is not None})
         return out
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.errors import InputError
+from bridge.errors import InputError, SafetyRefusal
 from bridge.ledger.base import (
     CONFIRMED,
     DONE,
@@ -41,9 +41,9 @@ from bridge.ledger.base import (
 from bridge.ledger.location import is_url, shown, url_problem
 
 __all__ = [
-    "CONFIRMED", "DONE", "ELSEWHERE", "FAILED", "FINAL", "PAID", "PAYING", "PENDING", "PREPARED", "SKIPPED", "WAITING", "Copied",
-    "Entry", "Ledger", "batch_scope", "copy_ledger", "is_url", "now_text", "open_ledger", "parse_time", "shown",
-    "target",
+    "CONFIRMED", "DONE", "ELSEWHERE", "FAILED", "FINAL", "PAID", "PAYING", "PENDING", "PREPARED", "SKIPPED", "WAITING",
+    "Copied", "Entry", "Ledger", "batch_scope", "copy_ledger", "is_url", "now_text", "open_ledger", "parse_time",
+    "shown", "target",
 ]
 
 
@@ -92,8 +92,6 @@ def copy_ledger(source: str | Path, destination: str | Path) -> Copied:
         if is_url(destination):
             for panel, environment, scope in scopes:
                 if not dst.lock_scope(panel, environment, scope):  # type: ignore[attr-defined]
-                    from bridge.errors import SafetyRefusal
-
                     raise SafetyRefusal(f"a run is applying {scope} on {shown(destination)} right now; nothing was "
                                         "copied. Copy again when it has finished.")
         added, replaced, kept = dst.merge_rows(rows)
