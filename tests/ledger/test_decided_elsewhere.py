@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "prolific_apply"))
 from fakes import FakeClock  # noqa: E402
 from prolific_apply_support import bonuses, ledger_at, market_for, pid, seed  # noqa: E402
 
-from bridge.apply.actions import Action, Kind  # noqa: E402
+from bridge.actions import Action, Kind  # noqa: E402
 from bridge.apply.executor import Executor  # noqa: E402
 from bridge.ledger import WAITING  # noqa: E402
 from bridge.models import State  # noqa: E402

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from lab_support import BONUSES, assert_paid_once, planned_bonuses, shown_bonuses, study_folder
 
-from bridge.apply.actions import Kind
+from bridge.actions import Kind
 from bridge.apply.run import apply_plan
 from bridge.closeout import plan_wave
 from bridge.config import load_config

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bridge.apply.actions import Action, Kind
+from bridge.actions import Action, Kind
 from bridge.cli import app
 from bridge.errors import InputError, SafetyRefusal
 from bridge.ledger import PAID, PAYING, PREPARED, open_ledger

@@ -12,7 +12,7 @@ import pytest
 from lab_support import NOW_ARG, REPO, STUDY, study_folder
 from typer.testing import CliRunner
 
-from bridge.apply.actions import Action, Kind
+from bridge.actions import Action, Kind
 from bridge.cli import app
 from bridge.errors import InputError
 from bridge.ledger import open_ledger
