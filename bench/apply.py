@@ -150,7 +150,7 @@ def run_sequential(folder: Path, args) -> tuple[float, int, bool]:
                 client.reject_assignment(AssignmentId=a.submission_id, RequesterFeedback=a.text)
             elif a.kind is Kind.BONUS:
                 client.send_bonus(WorkerId=a.participant_id, AssignmentId=a.submission_id, BonusAmount=fmt(a.amount),
-                                  Reason=a.text, UniqueRequestToken=bonus_token(url, "bench", a.submission_id))
+                                  Reason=a.text, UniqueRequestToken=bonus_token(url, a.task_id, a.submission_id))
             else:
                 client.associate_qualification_with_worker(QualificationTypeId=a.group_id,
                                                            WorkerId=a.participant_id, IntegerValue=a.value,
@@ -235,7 +235,7 @@ def run_prolific_adapter(latency_ms: float, n: int, folder: Path) -> tuple[float
     from types import SimpleNamespace
 
     from bridge.apply.executor import Executor
-    from bridge.apply.ledger import Ledger
+    from bridge.ledger import open_ledger
     from bridge.panels.prolific.adapter import connect as prolific_connect
 
     emu, study, actions = prolific_wave(latency_ms, n)
@@ -247,7 +247,8 @@ def run_prolific_adapter(latency_ms: float, n: int, folder: Path) -> tuple[float
         for gid in {a.group_id for a in actions if a.kind is Kind.GRANT}:
             market.group_exists(gid)
         market.account_balance()
-        with Ledger(folder / "prolific-ledger.sqlite", market.environment, "bench") as ledger:
+        with open_ledger(folder / "prolific-ledger.sqlite", panel=market.panel, environment=market.environment,
+                         tasks=[study], wave="bench") as ledger:
             out = Executor(market, ledger).run(actions)
         market.account_balance()
         elapsed = time.perf_counter() - t0

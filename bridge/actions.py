@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from bridge.models import Decision, Plan, State
+from bridge.ledger.base import target
+from bridge.models import Decision, Plan, State, batch_scope
 from bridge.money import fmt
 
 
@@ -56,37 +57,35 @@ class Action:
     def target(self) -> str:
         """What the action is about, for the ledger key: a submission, a participant in a
         group, a participant, or a task."""
-        if self.kind in (Kind.GRANT, Kind.REVOKE):
-            return f"{self.group_id}:{self.participant_id}"
-        if self.kind in (Kind.NOTIFY, Kind.COMPENSATE):
-            return self.participant_id
-        if self.kind is Kind.EXPIRE:
-            return self.task_id
-        return self.submission_id
+        return target(self.kind.value, self.submission_id, self.participant_id, self.task_id, self.group_id)
 
     @property
     def amount_text(self) -> str:
         return fmt(self.amount)
 
 
-def bonus_key(environment: str, wave: str, submission_ids: Sequence[str]) -> str:
+def bonus_key(environment: str, scope: str, submission_ids: Sequence[str]) -> str:
     """The same bonuses always get the same key: 64 hex characters from the (canonical)
-    environment, the wave and the submissions. A panel with idempotent bonus calls sends
-    it as the call's token (MTurk's UniqueRequestToken, at most 64 characters)."""
-    return hashlib.sha256(f"{environment}\x1f{wave}\x1f{chr(30).join(submission_ids)}".encode()).hexdigest()
+    environment, the study or batch they belong to (an MTurk HIT) and the submissions;
+    never the wave's name, so a renamed wave sends the same key (SPEC 13). A panel with
+    idempotent bonus calls sends it as the call's token (MTurk's UniqueRequestToken, at
+    most 64 characters)."""
+    return hashlib.sha256(f"bonus\x1f{environment}\x1f{scope}\x1f{chr(30).join(submission_ids)}".encode()).hexdigest()
 
 
-def task_token(environment: str, wave: str, participant_id: str) -> str:
+def task_token(environment: str, batch: str, participant_id: str) -> str:
     """A compensation task's idempotency token (MTurk's CreateHIT UniqueRequestToken, at
-    most 64 characters): 64 hex characters from the canonical environment, the wave and the
-    participant, so the same participant's task always carries the same token."""
-    return hashlib.sha256(f"compensate\x1f{environment}\x1f{wave}\x1f{participant_id}".encode()).hexdigest()
+    most 64 characters): 64 hex characters from the canonical environment, the batch
+    (`batch_scope`) and the participant, so the same participant's task always carries the
+    same token, whatever the wave is called."""
+    return hashlib.sha256(f"compensate\x1f{environment}\x1f{batch}\x1f{participant_id}".encode()).hexdigest()
 
 
-def compensation_group_name(participant_id: str, wave: str) -> str:
+def compensation_group_name(participant_id: str, batch: str) -> str:
     """The name of the group (MTurk qualification type) that limits a compensation task to
-    one participant: unique per participant and wave, so it is found again by name."""
-    return f"Compensation for {participant_id} ({wave})"
+    one participant: unique per participant and batch (`batch_scope`, never the wave's
+    name), so it is found again by name, also after the wave is renamed (SPEC 13)."""
+    return f"Compensation for {participant_id} ({batch})"
 
 
 def plan_actions(plan: Plan) -> list[Action]:
@@ -117,10 +116,11 @@ def plan_actions(plan: Plan) -> list[Action]:
             if q.action == "grant" and q.role == "eligible_worker":
                 out.append(Action(Kind.NOTIFY, participant_id=q.participant_id, group_id=q.group_id,
                                   subject=plan.invite.subject, text=plan.invite.message))
+    batch = batch_scope(d.task_id for d in plan.decisions)
     for c in plan.compensations:
         if c.how == "task" and c.amount is not None:  # a task for them alone (MTurk)
             out.append(Action(Kind.COMPENSATE, participant_id=c.participant_id, amount=c.amount, subject=c.title,
-                              text=c.description, group_id=compensation_group_name(c.participant_id, plan.wave)))
+                              text=c.description, group_id=compensation_group_name(c.participant_id, batch)))
         elif c.how == "bonus" and c.amount is not None:  # a bonus on the submission they ended (Prolific)
             out.append(Action(Kind.COMPENSATE, c.submission_id, c.participant_id, c.task_id, amount=c.amount,
                               text=plan.bonus_reason))

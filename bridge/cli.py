@@ -327,6 +327,9 @@ def emulator(
     seed_prolific: list[str] = typer.Option([], help="STUDY_ID=EXPORT.csv: serve that study from the Prolific emulator."),
     prolific_workspace_balance: str = typer.Option("10000.00", help="Prolific workspace balance (study currency)."),
     prolific_token: str = typer.Option("test-token", help="The API token (Authorization: Token ...) Prolific accepts."),
+    prolific_pay_delay: float = typer.Option(0.2, help="Seconds before a Prolific bulk approval or bonus payment shows "
+                                                       "on the submissions (Prolific pays \"in the following "
+                                                       "minutes\")."),
     now: Optional[str] = typer.Option(None, help="Run the MTurk emulator as of this UTC time (ISO 8601): its clock "
                                                  "starts there and runs on, so an old batch behaves as on its day."),
 ) -> None:
@@ -339,7 +342,7 @@ def emulator(
         port=port, seed_batch=seed_batch, balance=balance, latency_ms=latency_ms, rate_limit=rate_limit,
         fail_rate=fail_rate, seed_surveys=seed_survey, qualtrics_token=qualtrics_token,
         seed_prolific=seed_prolific, prolific_balance=prolific_workspace_balance, prolific_token=prolific_token,
-        now=_parse_now(now) if now is not None else None,
+        prolific_pay_delay=prolific_pay_delay, now=_parse_now(now) if now is not None else None,
     )
 
 
@@ -365,6 +368,27 @@ def qualifications_diff_cmd(
     console.print(f"{plan.terms.group_word.capitalize()} {group_id} in {where}, against wave {plan.wave}'s plan")
     for line in table(rows, plan.terms.columns.participant):
         console.print(line)
+
+
+ledger_app = typer.Typer(no_args_is_help=True, help="The ledger: what was sent, for every study (SPEC 13).")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("copy")
+@handles_errors
+def ledger_copy_cmd(
+    source: str = typer.Argument(..., metavar="SRC", help="A ledger file (SQLite) or postgresql://HOST:PORT/DB."),
+    destination: str = typer.Argument(..., metavar="DST", help="A ledger file (SQLite) or postgresql://HOST:PORT/DB "
+                                                               "(created if need be)."),
+) -> None:
+    """Copy every record of one ledger into another (SQLite to the lab's shared PostgreSQL ledger, or back). A
+    record both hold keeps the one that says more about money. User and password come from PGUSER and PGPASSWORD
+    or ~/.pgpass, never from the URL."""
+    from bridge.ledger import copy_ledger, shown
+
+    copied = copy_ledger(source, destination)
+    _out().print(f"Copied {shown(source)} into {shown(destination)}: {copied.rows} record(s); {copied.added} added, "
+                 f"{copied.replaced} replaced, {copied.kept} kept as they were.")
 
 
 _SAMPLES = {"mturk": Path("sample_data") / "wave.toml", "prolific": Path("sample_data") / "prolific" / "study.toml"}

@@ -21,6 +21,7 @@ from bridge.models import (
     Task,
     Terms,
     UnmatchedResponse,
+    batch_scope,
 )
 from bridge.money import to_cents
 
@@ -147,7 +148,8 @@ def compensations_for(decisions: list[SubmissionDecision], unmatched: list[Unmat
                 description=c.description or (f"Payment for the survey you completed in our study ({settings.wave.name}) "
                                               "but could not submit. Accept and submit this task to be paid."),
                 note=f"{terms.task_word} \"{title}\" that only {pid} can find and accept ({terms.group_word} "
-                     f"\"{compensation_group_name(pid, settings.wave.name)}\" granted to them alone)"))
+                     f"\"{compensation_group_name(pid, batch_scope(d.task_id for d in decisions))}\" granted to them "
+                     "alone)"))
         else:
             out.append(Compensation(pid, u.response_id, None, Decimal("0.00"), "", note=(
                 f"{pid} has no {terms.submission_word} in this {terms.task_word}: {panel}'s API pays only people who "

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from bridge.errors import ConfigError
+from bridge.ledger.location import is_url, url_problem
 from bridge.money import AmountError, parse_amount
 from bridge.panels import get_panel
 from bridge.panels.mturk.settings import MTurkSettings
@@ -29,6 +30,7 @@ from bridge.sources.survey import SurveySpec
 
 _CURRENCY = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # whole cents (MTurk's CurrencyAmount pattern)
 
+DEFAULT_LEDGER = "survey-bridge.ledger.sqlite"
 Policy = Literal["approve", "review", "reject"]
 Platform = Literal["mturk", "prolific"]
 
@@ -159,7 +161,8 @@ class CompensationSettings(Section):
 
 class SafetySettings(Section):
     """Gates on bulk harm (SPEC §12): a plan that would reject many people at once is far
-    likelier a wrong file or a broken check than that many people cheating."""
+    likelier a wrong file or a broken check than that many people cheating; and the wait for
+    work decided elsewhere (SPEC 13)."""
 
     # Fewer decidable submissions than this share matching a survey response: rejections
     # for `unmatched` go to review (`low_match_share`). 0 turns the gate off.
@@ -167,12 +170,26 @@ class SafetySettings(Section):
     # One rule rejecting more than this share of the decidable submissions: its rejections
     # go to review (`many_rejections`). 1 turns the gate off.
     max_reject_share: float = Field(default=0.25, ge=0, le=1)
+    # Minutes a payment may take to show on the panel after work was decided by another run
+    # (another person, folder or ledger): its bonus waits that long, then is paid only if
+    # the panel shows none (SPEC 13). Prolific shows payments "in the following minutes".
+    settle_minutes: float = Field(default=10, ge=0, le=7 * 24 * 60)
 
 
 class OutputSettings(Section):
     workbook: Path | None = None
-    ledger: Path | None = None
+    # A file path (SQLite), or the lab's shared ledger: postgresql://HOST:PORT/DATABASE (SPEC 13).
+    ledger: str | None = Field(default=None, min_length=1)
     analysis: Path | None = None  # the survey responses joined to their outcome (SPEC §11)
+
+    @field_validator("ledger")
+    @classmethod
+    def _ledger(cls, v: str | None) -> str | None:
+        if v is not None and "://" in v:
+            problem = url_problem(v)
+            if problem:
+                raise ValueError(problem)
+        return v
 
 
 class Settings(Section):
@@ -237,10 +254,22 @@ class Settings(Section):
         return self.resolve(Path("out") / f"{self.wave.name}-reconciliation.xlsx")
 
     @property
-    def ledger_path(self) -> Path:
+    def ledger_location(self) -> Path | str:
+        """`[output] ledger`: the shared ledger's URL, or the SQLite file (`ledger_path`)."""
+        if self.output.ledger is not None and is_url(self.output.ledger):
+            return self.output.ledger
+        return self.ledger_path
+
+    @property
+    def ledger_path(self) -> Path | None:
+        """The SQLite ledger: `[output] ledger`, else `survey-bridge.ledger.sqlite` beside the
+        workbook (one for every wave written there: its keys name the work, not the wave).
+        A ledger an older version kept per wave (`<workbook>.ledger.sqlite`) is used where it
+        exists. None when `[output] ledger` is a URL."""
         if self.output.ledger is not None:
-            return self.resolve(self.output.ledger)
-        return self.workbook_path.with_suffix(".ledger.sqlite")
+            return None if is_url(self.output.ledger) else self.resolve(Path(self.output.ledger))
+        per_wave = self.workbook_path.with_suffix(".ledger.sqlite")
+        return per_wave if per_wave.exists() else self.workbook_path.parent / DEFAULT_LEDGER
 
     @property
     def analysis_path(self) -> Path:
@@ -295,7 +324,7 @@ def _fields(model: type[BaseModel]) -> list[str]:
 
 
 _PATTERN_HINTS = {
-    ("wave", "name"): "may hold only letters, digits, '.', '_' and '-' (it is part of every bonus token)",
+    ("wave", "name"): "may hold only letters, digits, '.', '_' and '-' (it names the wave's files)",
     ("qualtrics", "survey_id"): "is not a survey id like SV_0123456789abcde",
     ("qualtrics", "datacenter"): "is not a data center id like iad1 or ca1",
     ("qualtrics", "base_url"): "must start with https:// (or http:// for a local emulator)",

@@ -105,6 +105,11 @@ class Marketplace(Protocol):
     # Seconds to keep reading what the panel shows paid before leaving an unknown pay for a
     # person (payments may show up some time after they were accepted).
     settle_seconds: float
+    # True when an accepted payment shows on the submission only some minutes later
+    # (Prolific): a bonus on work another run decided then waits for `[safety]
+    # settle_minutes` before it is paid (SPEC 13). False when the panel shows it at once
+    # and refuses a repeat by itself (MTurk's listing and token).
+    payments_show_late: bool
 
     def account_balance(self) -> Decimal: ...
     def group_exists(self, group_id: str) -> bool: ...

@@ -11,7 +11,8 @@ IDs and codes are `str`, money is `Decimal` in the wave's currency, times are aw
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+import hashlib
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -52,6 +53,17 @@ class Task:
     expires_at: datetime | None = None
     masters: bool = False  # MTurk: the HIT requires Masters (a fee surcharge)
     annotation: str = ""  # MTurk RequesterAnnotation (batch file), as the requester set it
+
+
+def batch_scope(tasks: Iterable[str]) -> str:
+    """The study or batch a wave's work belongs to, for what is about a participant rather
+    than one submission (grants, invitations, compensations): the study, or the batch's one
+    HIT; for several HITs, a name derived from all of them. Never the wave's name, so a
+    renamed wave is still the same work (SPEC 13)."""
+    ids = sorted(dict.fromkeys(t for t in tasks if t))
+    if len(ids) <= 1:
+        return ids[0] if ids else ""
+    return "batch-" + hashlib.sha256("\x1f".join(ids).encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +246,9 @@ class SubmissionDecision:
     # When a person's edit overrides the tool's decision: the editable cells as the tool
     # decided them (the workbook keeps them, so the edit stays an edit in later runs).
     written: dict[str, str] | None = None
+    # When the panel says the work was approved or rejected (None: not decided, or the
+    # source gives no time, as Prolific's API): how long a payment may still be on its way.
+    decided_at: datetime | None = None
 
     @property
     def sends_status_change(self) -> bool:

@@ -319,6 +319,8 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
             duration_seconds=m.response.duration_seconds if m.response else None,
             rejection_category=rejection_category(reasons, terms) if decision is Decision.REJECT
             and s.state is State.PENDING else "",
+            decided_at=s.approved_at if s.state is State.APPROVED else s.rejected_at if s.state is State.REJECTED
+            else None,
         ))
     del paid_to, shared, bonuses, texts
     if release:

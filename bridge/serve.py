@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from datetime import datetime
@@ -17,7 +18,7 @@ from bridge.panels.mturk.emulator import (
     wait_for_stop_signal,
 )
 from bridge.panels.prolific.emulator import DEFAULT_BALANCE as PROLIFIC_BALANCE
-from bridge.panels.prolific.emulator import ProlificEmulator, add_cli_exports
+from bridge.panels.prolific.emulator import DEFAULT_ASYNC_DELAY, ProlificEmulator, add_cli_exports
 
 
 def serve(
@@ -33,14 +34,16 @@ def serve(
     seed_prolific: list[str] | None = None,
     prolific_balance: str = str(PROLIFIC_BALANCE),
     prolific_token: str = "test-token",
+    prolific_pay_delay: float = DEFAULT_ASYNC_DELAY,
     out: TextIO | None = None,
     now: datetime | None = None,
 ) -> int:
     """Print the MTurk endpoint URL as the first line, `qualtrics: URL` as the second and
     `prolific: URL` as the third, then serve all three until SIGINT/SIGTERM. The fault
     options apply to every emulator. `now` runs the MTurk emulator as of that time (its
-    clock starts there and advances with real time). Bad options raise InputError before
-    printing."""
+    clock starts there and advances with real time). `prolific_pay_delay`: seconds before a
+    Prolific bulk approval or bonus payment shows on the submissions, as Prolific pays "in
+    the following minutes" (SPEC 13). Bad options raise InputError before printing."""
     out = out if out is not None else sys.stdout
     try:
         amount = parse_balance(balance)
@@ -51,6 +54,8 @@ def serve(
     except ValueError:
         raise InputError(f"--prolific-workspace-balance {prolific_balance!r} is not an amount such as 10000.00 "
                          "(zero or more).") from None
+    if not (math.isfinite(prolific_pay_delay) and prolific_pay_delay >= 0):
+        raise InputError(f"--prolific-pay-delay {prolific_pay_delay!r} must be a number of seconds, 0 or more.")
     try:
         mturk = MTurkEmulator(amount, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate,
                               clock=starting_at(now) if now is not None else None)
@@ -58,7 +63,8 @@ def serve(
             token=qualtrics_token, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate
         )
         prolific = ProlificEmulator(
-            prolific_amount, token=prolific_token, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate
+            prolific_amount, token=prolific_token, latency_ms=latency_ms, rate_limit=rate_limit, fail_rate=fail_rate,
+            async_delay=prolific_pay_delay,
         )
     except ValueError as exc:
         raise InputError(f"emulator options: {exc}.") from None

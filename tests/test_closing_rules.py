@@ -14,7 +14,7 @@ from bridge.actions import Action, Kind, plan_actions, task_token
 from bridge.cost import plan_cost
 from bridge.errors import ConfigError, InputError
 from bridge.match import match_wave
-from bridge.models import OVERRIDE_REASON, Decision
+from bridge.models import OVERRIDE_REASON, Decision, batch_scope
 from bridge.rules import build_plan
 from bridge.workbook.edits import apply_edits
 
@@ -95,13 +95,15 @@ def test_a_compensation_hit_per_worker_who_finished_without_an_assignment(tmp_pa
     assert (c.participant_id, c.amount, c.fee, c.how, c.title) == ("ALOST", Decimal("1.50"), Decimal("0.30"), "task",
                                                                    "Compensation HIT for ALOST")
     (action,) = [x for x in plan_actions(p) if x.kind is Kind.COMPENSATE]
+    # Named after the batch (its one HIT), not the wave: a renamed wave finds the same group.
     assert (action.participant_id, action.amount, action.group_id, action.target) == (
-        "ALOST", Decimal("1.50"), "Compensation for ALOST (w1)", "ALOST")
+        "ALOST", Decimal("1.50"), f"Compensation for ALOST ({batch_scope(p.tasks)})", "ALOST")
+    assert batch_scope(p.tasks) == next(iter(p.tasks)) and "w1" not in action.group_id
     cost = plan_cost(p)
     assert (cost.compensations, cost.compensation) == (1, Decimal("1.50"))
     assert cost.total == Decimal("1.50") + Decimal("0.60") + Decimal("1.50") + Decimal("0.30")
-    token = task_token("local", "w1", "ALOST")
-    assert len(token) == 64 and token == task_token("local", "w1", "ALOST") != task_token("local", "w2", "ALOST")
+    token = task_token("local", "3HIT1", "ALOST")
+    assert len(token) == 64 and token == task_token("local", "3HIT1", "ALOST") != task_token("local", "3HIT2", "ALOST")
 
 
 def test_without_the_reward_or_a_worker_id_nothing_is_created(tmp_path):

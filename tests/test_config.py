@@ -40,7 +40,41 @@ def test_minimal_config_and_defaults(tmp_path):
     assert s.mturk.environment == "sandbox" and s.rules.unmatched == "review"
     assert s.resolve(s.qualtrics.csv) == tmp_path / "exports" / "wave3.csv"
     assert s.workbook_path == tmp_path / "out" / "wave-3-reconciliation.xlsx"
-    assert s.ledger_path == tmp_path / "out" / "wave-3-reconciliation.ledger.sqlite"
+    # One ledger beside the workbooks, not one per wave name (SPEC 13: a renamed wave finds it).
+    assert s.ledger_path == s.ledger_location == tmp_path / "out" / "survey-bridge.ledger.sqlite"
+    assert s.safety.settle_minutes == 10
+
+
+def test_a_ledger_an_older_version_kept_per_wave_is_used_where_it_exists(tmp_path):
+    s = load_config(write(tmp_path, BASE))
+    old = tmp_path / "out" / "wave-3-reconciliation.ledger.sqlite"
+    old.parent.mkdir()
+    old.write_bytes(b"")
+    assert s.ledger_path == old
+
+
+def test_the_shared_ledger_is_a_postgresql_url_never_a_path(tmp_path):
+    s = load_config(write(tmp_path, BASE + '[output]\nledger = "postgresql://db.lab.example:5432/ledger"\n'
+                                           "[safety]\nsettle_minutes = 0.5\n"))
+    assert s.ledger_location == "postgresql://db.lab.example:5432/ledger" and s.ledger_path is None
+    assert s.safety.settle_minutes == 0.5
+    s = load_config(write(tmp_path, BASE + '[output]\nledger = "books/lab.sqlite"\n'))
+    assert s.ledger_location == s.ledger_path == tmp_path / "books" / "lab.sqlite"
+
+
+@pytest.mark.parametrize("url", ["postgresql://ra:hunter2secret@db.lab.example/ledger",
+                                 "postgres://db.lab.example/ledger?password=hunter2secret",
+                                 "postgresql://db.lab.example/ledger?user=ra&password=hunter2secret"])
+def test_a_password_in_the_ledger_url_is_refused_saying_where_it_goes(tmp_path, url):
+    (problem,) = problems(tmp_path, BASE + f'[output]\nledger = "{url}"\n')
+    assert problem.startswith("[output] ledger: ") and "PGPASSWORD" in problem and "~/.pgpass" in problem
+    assert "hunter2secret" not in problem
+
+
+def test_a_ledger_url_of_another_kind_or_a_bad_settle_window_is_a_config_error(tmp_path):
+    found = problems(tmp_path, BASE + '[output]\nledger = "mysql://db/ledger"\n[safety]\nsettle_minutes = -1\n')
+    assert any(p.startswith("[output] ledger: ") and "postgresql://" in p for p in found)
+    assert any(p.startswith("[safety] settle_minutes: ") for p in found)
 
 
 def test_prolific_template_is_valid():
@@ -73,7 +107,7 @@ def test_money_is_decimal(tmp_path):
         (BASE + "[rules]\ntoo_fast = 'maybe'\n", "[rules] too_fast: Input should be 'approve', 'review' or 'reject' (got 'maybe')"),
         (BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "1.505"'), "more than two decimals"),
         (BASE.replace('name = "wave-3"', 'name = "wave-3"\nreward = "-1"'), "must not be negative"),
-        (BASE.replace('name = "wave-3"', 'name = "wave 3"'), "part of every bonus token"),
+        (BASE.replace('name = "wave-3"', 'name = "wave 3"'), "it names the wave's files"),
         # SPEC §12: csv and hit_ids may be given together (hit_ids checks the file); one is needed.
         (BASE.replace('csv = "exports/batch.csv"', 'environment = "sandbox"'), 'give csv = "batch_results.csv" or'),
         (BASE.replace('csv = "exports/batch.csv"', 'hit_ids = ["3abc"]'), "upper-case letters and digits"),

@@ -16,7 +16,7 @@ BRIDGE = Path(__file__).resolve().parents[1] / "bridge"
 FLOORS: list[tuple[str, set[str]]] = [
     ("base", {"__init__", "errors", "money", "redact", "files", "settings_base", "netloc", "models", "synthetic"}),
     ("inputs", {"sources", "match", "emulator", "identity"}),
-    ("seam", {"actions", "market", "cost"}),
+    ("seam", {"actions", "market", "cost", "ledger"}),
     ("panels", {"panels"}),
     ("config", {"config"}),
     ("decide", {"rules", "closing", "safety"}),

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from paths import SAMPLE
 from typer.testing import CliRunner
 
-from bridge.apply.ledger import Ledger
+from bridge.ledger import open_ledger
 from bridge.cli import app
 from bridge.workbook.write import restore, safe
 
@@ -152,22 +152,25 @@ def test_a_file_that_is_not_a_ledger_is_never_written_into(wave, tmp_path):
     other = tmp_path / "notes.sqlite"
     other.write_text("my notes\n")
     with pytest.raises(Exception) as err:
-        Ledger(other, "local", "w")
+        open_ledger(other, panel="mturk", environment="local", tasks=["3HIT"])
     assert "not a survey-bridge ledger" in str(err.value) and other.read_text() == "my notes\n"
     db = tmp_path / "app.sqlite"
     with sqlite3.connect(db) as c:
         c.execute("CREATE TABLE people (name TEXT)")
     before = db.read_bytes()
     with pytest.raises(Exception) as err:
-        Ledger(db, "local", "w")
+        open_ledger(db, panel="mturk", environment="local", tasks=["3HIT"])
     assert "another program" in str(err.value) and db.read_bytes() == before
 
 
 def test_a_second_run_applying_the_same_wave_is_refused(tmp_path):
     path = tmp_path / "wave.ledger.sqlite"
-    with Ledger(path, "local", "w", exclusive=True):
+    def ledger():
+        return open_ledger(path, panel="mturk", environment="local", tasks=["3HIT"], exclusive=True)
+
+    with ledger():
         with pytest.raises(Exception) as err:
-            Ledger(path, "local", "w", exclusive=True)
+            ledger()
         assert getattr(err.value, "exit_code", None) == 3 and str(path) in str(err.value)
-    with Ledger(path, "local", "w", exclusive=True):  # released when the first closed
+    with ledger():  # released when the first closed
         pass

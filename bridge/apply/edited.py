@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from bridge.apply.ledger import DONE, Entry, Ledger
 from bridge.closeout import plan_wave
 from bridge.config import Settings
+from bridge.ledger import DONE, Entry, is_url, open_ledger
 from bridge.models import Plan
 from bridge.workbook.edits import EditedPlan, apply_edits, read_sheet
 
@@ -27,10 +27,12 @@ def load_edited_plan(settings: Settings, workbook: Path, now: datetime) -> Edite
 
 
 def _paid_bonuses(settings: Settings, plan: Plan) -> dict[str, Entry]:
-    """The bonuses the wave's ledger has `done`, by submission (none when there is no ledger yet)."""
-    path = settings.ledger_path
-    if not Path(path).exists():
+    """The bonuses the ledger has `done` for the wave's study or batch, by submission (none
+    when there is no ledger yet)."""
+    location = settings.ledger_location
+    if not is_url(location) and not Path(location).exists():
         return {}
     environment = settings.panel.canonical_environment(plan.environment)
-    with Ledger(path, environment, plan.wave) as ledger:
+    with open_ledger(location, panel=plan.terms.panel, environment=environment, tasks=list(plan.tasks),
+                     wave=plan.wave) as ledger:
         return {e.submission_id: e for e in ledger.entries().values() if e.kind == "bonus" and e.status == DONE}

@@ -11,12 +11,22 @@ a bounded thread pool (`Marketplace.workers`). Nothing is sent twice:
 - before a bonus is paid, what the panel already shows paid is read (MTurk: one paginated
   ListBonusPayments per HIT); a bonus already paid with the plan's amount is `done`, one
   paid with another amount (a top-up paid by hand) is left for a person (`failed`);
-- a bonus is recorded `pending` with the id that pays it *before* the pay call. A pay whose
-  answer was lost (a crash, a timeout, a 5xx) is settled by reading what the panel shows
-  paid. On a panel where paying again pays again (Prolific: `pay_repeats`), a bonus the
-  panel does not show yet stays `pending` for a person and is never paid again by this
-  tool; elsewhere (MTurk, whose request token refuses a repeat) it is `failed` and the
-  next run sends it again;
+- a bonus passes its recovery points, each committed before the next call: `prepared`
+  before the set-up (a crash here paid nothing: the next run starts it again), `paying`
+  with the id that pays it before the pay call, `paid` when the call is accepted,
+  `confirmed` when the panel shows it (read by a later run where payments show late). A
+  pay whose answer was lost (a crash, a timeout, a 5xx) is settled by reading what the
+  panel shows paid. On a panel where paying again pays again (Prolific: `pay_repeats`), a
+  bonus the panel does not show yet stays `pending` for a person and is never paid again
+  by this tool; elsewhere (MTurk, whose request token refuses a repeat) it is `failed` and
+  the next run sends it again;
+- work decided elsewhere (SPEC 13): where payments show late (`payments_show_late`), a
+  bonus on a submission the panel showed approved or rejected without this ledger having
+  sent that decision waits (`pending`, phase `waiting`) until `settle` has passed since
+  this ledger first saw it decided, and is then paid only if the panel still shows none:
+  another run may have paid it. Approvals and rejections this ledger never sent are read
+  before they are sent, so a decision another run made is found even when the plan was
+  read from an export downloaded before it (recorded `done`, phase `elsewhere`);
 - group grants are idempotent and are simply sent again; Eligible_Worker only goes to a
   participant whose approvals in this wave are all done;
 - an override of a rejection is an approval of rejected work, settled by state like one;
@@ -30,21 +40,18 @@ a bounded thread pool (`Marketplace.workers`). Nothing is sent twice:
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 
-from bridge.actions import LABELS, STAGES, Action, Kind, bonus_key
-from bridge.apply import stages
-from bridge.apply.ledger import DONE, FAILED, FINAL, PENDING, SKIPPED, Entry, Ledger
-from bridge.apply.stages import Result
+from bridge.actions import LABELS, STAGES, Action, Kind
+from bridge.apply import paying, stages
+from bridge.apply.stages import Record, Result
+from bridge.ledger import DONE, ELSEWHERE, FAILED, FINAL, PAID, PENDING, SKIPPED, Entry, Ledger
 from bridge.market import BatchRefused, Marketplace, MarketplaceError, Outcome, Reply
 from bridge.models import State
-from bridge.money import fmt
 
 # (completed, total, what is being sent); called on the caller's thread.
 Progress = Callable[[int, int, str], None]
@@ -53,6 +60,9 @@ _DONE_WORD = {Kind.APPROVE: "approved", Kind.REJECT: "rejected", Kind.OVERRIDE: 
 # States from which the change is still to send (an override may find the work back in
 # review half-way: Prolific's UNREJECT came through, its APPROVE not yet).
 _FROM = {Kind.OVERRIDE: (State.REJECTED, State.PENDING)}
+Decided = Mapping[str, tuple[State, "datetime | None"]]  # submission -> (state read, when decided)
+_PAID_KINDS = (Kind.BONUS, Kind.COMPENSATE)  # what can be paid on a submission
+_ELSEWHERE_WHY = "decided elsewhere, before this ledger sent anything"
 
 
 @dataclass(slots=True)
@@ -61,6 +71,7 @@ class Outcomes:
 
     attempted: int = 0
     results: dict[str, Result] = field(default_factory=dict)  # key -> (status, detail)
+    wait_until: datetime | None = None  # bonuses wait for work decided elsewhere: run again after this
 
     def count(self, status: str) -> int:
         return sum(s == status for s, _ in self.results.values())
@@ -72,10 +83,21 @@ def chunks(items: Sequence[Action], size: int) -> list[list[Action]]:
 
 
 class Executor:
-    def __init__(self, market: Marketplace, ledger: Ledger, *, progress: Progress | None = None):
+    """`decided`: the submissions the panel showed approved or rejected when the plan was
+    read, with the decision's time where the panel gives one; `settle`: how long a payment
+    may take to show once such a decision is seen (`[safety] settle_minutes`; 0: no wait);
+    `clock`: now, UTC."""
+
+    def __init__(self, market: Marketplace, ledger: Ledger, *, progress: Progress | None = None,
+                 decided: Decided | None = None, settle: timedelta = timedelta(0),
+                 clock: Callable[[], datetime] | None = None):
         self.market = market
         self.ledger = ledger
         self.progress = progress
+        self.decided = dict(decided or {})
+        self.settle = settle
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.wait_until: datetime | None = None
 
     def todo(self, actions: Iterable[Action]) -> list[Action]:
         """The actions not yet final (done or skipped) in the ledger."""
@@ -103,6 +125,9 @@ class Executor:
                 batch = [a for a in todo if a.kind in stage]
                 if batch:
                     self._run_jobs(pool, self._stage_jobs(stage, batch, actions, was_pending, finished), finished)
+        self._confirm([a for a in actions if a.kind in _PAID_KINDS and a.submission_id
+                       and (e := entries.get(self.ledger.key(a))) is not None and e.status == DONE and e.phase == PAID])
+        outcome.wait_until = self.wait_until
         return outcome
 
     def _stage_jobs(self, stage: tuple[Kind, ...], batch: list[Action], actions: list[Action],
@@ -146,9 +171,16 @@ class Executor:
                 f.cancel()
             raise
 
-    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> Result:
-        self.ledger.record(action, status, request_id=request_id, detail=detail)
+    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "",
+                phase: str | None = None) -> Result:
+        self.ledger.record(action, status, request_id=request_id, detail=detail, phase=phase)
         return status, detail
+
+    def record_all(self, records: Sequence[Record]) -> dict[Action, Result]:
+        """Several outcomes, recorded in one transaction (they answer one call)."""
+        if records:
+            self.ledger.record_many(records)
+        return {a: (status, detail) for a, status, _, detail, _ in records}
 
     def _guarded(self, batch: list[Action], job: Callable[[], dict[Action, Result]]) -> dict[Action, Result]:
         """Run one job; an error it did not place on an item fails the whole batch (retried
@@ -170,6 +202,16 @@ class Executor:
             finished({a: r for a, r in settled.items() if r is not None})
             resend = {a for a, r in settled.items() if r is None}
             batch = [a for a in batch if a not in interrupted or a in resend]
+        if self.watches_elsewhere:
+            # Work this ledger never sent may have been decided by another run (a copied
+            # folder, a lost ledger, a downloaded export older than the panel): read the
+            # states before sending, so that its bonus waits rather than being paid again.
+            entries = self.ledger.entries()
+            fresh = [a for a in batch if self.ledger.key(a) not in entries]
+            if fresh:
+                settled = self._guarded(fresh, lambda: self._settle_by_state(fresh, _ELSEWHERE_WHY, phase=ELSEWHERE))
+                finished({a: r for a, r in settled.items() if r is not None})
+                batch = [a for a in batch if a not in fresh or settled.get(a) is None]
         approvals = [a for a in batch if a.kind is Kind.APPROVE]
         rejections = [a for a in batch if a.kind is Kind.REJECT]
         jobs = [(Kind.APPROVE, self.job(chunk, self._approve))
@@ -183,44 +225,53 @@ class Executor:
     def job(self, batch: list[Action], send: Callable[[list[Action]], dict[Action, Result]]):
         return lambda: self._guarded(batch, lambda: send(batch))
 
-    def _settle_by_state(self, actions: list[Action], why: str) -> dict[Action, Result | None]:
+    @property
+    def watches_elsewhere(self) -> bool:
+        """Whether work decided by another run holds its bonus back (SPEC 13): where
+        payments show late and the settle window is not zero."""
+        return self.market.payments_show_late and self.settle > timedelta(0)
+
+    def _settle_by_state(self, actions: list[Action], why: str, *, phase: str | None = None
+                         ) -> dict[Action, Result | None]:
         """Decide from each submission's state on the panel; None where it still awaits review."""
         states = self.market.states(actions)
-        out: dict[Action, Result | None] = {}
-        for a in actions:
-            state = states.get(a.submission_id)
-            out[a] = self._by_state(a, state, why) if state is not None else None
+        records = [(*r[:4], phase) for a in actions if (state := states.get(a.submission_id)) is not None
+                   and (r := self._by_state(a, state, why)) is not None]
+        out: dict[Action, Result | None] = {a: None for a in actions}
+        out.update(self.record_all(records))
         return out
 
-    def _by_state(self, action: Action, state: State, why: str) -> Result | None:
+    def _by_state(self, action: Action, state: State, why: str) -> Record | None:
+        """What the submission's state says of the change (None: still to send)."""
         panel, words = self.market.panel, self.market.words
         if state is _TARGET[action.kind]:
-            return self.record(action, DONE, detail=f"already {words.of(state)} on {panel} ({why}; "
-                                                     f"{words.state_check})")
+            return action, DONE, "", f"already {words.of(state)} on {panel} ({why}; {words.state_check})", None
         if state not in _FROM.get(action.kind, (State.PENDING,)):
-            return self.record(action, SKIPPED, detail=f"{words.of(state)} on {panel}; not {_DONE_WORD[action.kind]}")
+            return action, SKIPPED, "", f"{words.of(state)} on {panel}; not {_DONE_WORD[action.kind]}", None
         return None
 
     def _status_replies(self, replies: dict[str, Reply], batch: list[Action]) -> dict[Action, Result]:
-        out: dict[Action, Result] = {}
-        unsure: list[Action] = []
+        records: list[Record] = []
+        unsure: dict[Action, str] = {}
         for a in batch:
             reply = replies.get(a.submission_id) or Reply.failed(f"{self.market.panel} did not answer for it")
             if reply.outcome is Outcome.ACCEPTED:
-                out[a] = self.record(a, DONE, request_id=reply.request_id, detail=reply.detail)
+                records.append((a, DONE, reply.request_id, reply.detail, None))
             elif reply.outcome is Outcome.REFUSED:
                 settled = self._by_state(a, reply.state, f"{self.market.panel} refused a second change") \
                     if reply.state is not None else None
                 if settled is None:
-                    unsure.append(a)
-                    out[a] = (FAILED, reply.detail)
+                    unsure[a] = reply.detail
                 else:
-                    out[a] = settled
+                    records.append(settled)
             else:
-                out[a] = self.record(a, FAILED, detail=reply.detail)
+                records.append((a, FAILED, "", reply.detail, None))
+        out = self.record_all(records)
         if unsure:  # refused without saying the state: read it
-            for a, settled in self._settle_by_state(unsure, f"{self.market.panel} refused a second change").items():
-                out[a] = settled or self.record(a, FAILED, detail=out[a][1])
+            settled = self._settle_by_state(list(unsure), f"{self.market.panel} refused a second change")
+            out.update(self.record_all([(a, FAILED, "", why, None) for a, why in unsure.items()
+                                        if settled[a] is None]))
+            out.update({a: r for a, r in settled.items() if r is not None})
         return out
 
     def _approve(self, batch: list[Action]) -> dict[Action, Result]:
@@ -228,11 +279,11 @@ class Executor:
         try:
             replies = self.market.approve(batch)
         except BatchRefused as exc:
-            return self._split(batch, self._approve, exc, self._refused_change)
+            return self.split(batch, self._approve, exc, self._refused_change)
         return self._status_replies(replies, batch)
 
-    def _split(self, batch: list[Action], send: Callable[[list[Action]], dict[Action, Result]], exc: BatchRefused,
-               alone: Callable[[Action, BatchRefused], Result]) -> dict[Action, Result]:
+    def split(self, batch: list[Action], send: Callable[[list[Action]], dict[Action, Result]], exc: BatchRefused,
+              alone: Callable[[Action, BatchRefused], Result]) -> dict[Action, Result]:
         """A batch refused as a whole: each half sent again (`send`), until the member the
         panel refuses is alone (`alone` says what becomes of it)."""
         if len(batch) == 1:
@@ -240,7 +291,7 @@ class Executor:
         half = len(batch) // 2
         return {**send(batch[:half]), **send(batch[half:])}
 
-    def _refused(self, action: Action, exc: BatchRefused) -> Result:
+    def refused(self, action: Action, exc: BatchRefused) -> Result:
         return self.record(action, FAILED, detail=f"refused by {self.market.panel}: {exc.message}")
 
     def _refused_change(self, action: Action, exc: BatchRefused) -> Result:
@@ -250,7 +301,7 @@ class Executor:
             settled = self._settle_by_state([action], f"{self.market.panel} refused the approval")[action]
         except MarketplaceError:
             settled = None
-        return settled or self._refused(action, exc)
+        return settled or self.refused(action, exc)
 
     def _reject(self, batch: list[Action]) -> dict[Action, Result]:
         (a,) = batch
@@ -261,127 +312,15 @@ class Executor:
         self.ledger.pending(batch)
         return self._status_replies(self.market.override(batch), batch)
 
-    # --- bonuses -----------------------------------------------------------------------------
+    # --- bonuses (`bridge.apply.paying`) ------------------------------------------------------
 
     def _bonus_jobs(self, batch: list[Action], actions: list[Action], was_pending: dict[str, Entry],
                     finished: Callable[[dict[Action, Result]], None]):
-        """Settle what the panel already paid, what is unknown and what cannot be paid yet;
-        return the jobs that pay the rest."""
-        entries = self.ledger.entries()
-        unknown = [a for a in batch if (e := was_pending.get(self.ledger.key(a))) is not None and e.batch_id
-                   and self.market.pay_repeats]
-        if unknown:  # paid before a crash? only what the panel shows settles it
-            finished(self._settle_unknown(unknown, "the pay's answer was lost in an earlier run"))
-        rest = [a for a in batch if a not in unknown]
-        if not rest:
-            return []
-        paid, unlisted = self._paid(rest)
-        status_of = {a.submission_id: entries.get(self.ledger.key(a)) for a in actions if a.kind in _TARGET}
-        to_send: list[Action] = []
-        settled: dict[Action, Result] = {}
-        for a in rest:
-            change = status_of.get(a.submission_id)
-            if a.submission_id in paid:
-                settled[a] = self._settle_paid(a, paid[a.submission_id], self.market.words.paid_check)
-            elif a.submission_id in unlisted:
-                settled[a] = self.record(a, FAILED, detail=f"not sent: could not read what {self.market.panel} "
-                                                            f"already paid ({unlisted[a.submission_id]})")
-            elif change is not None and change.status == SKIPPED:
-                settled[a] = self.record(a, SKIPPED, detail=f"not sent: {change.detail}")
-            elif change is not None and change.status != DONE:
-                settled[a] = self.record(a, FAILED, detail="not sent: the approval of this submission has not "
-                                                            "succeeded yet")
-            else:
-                to_send.append(a)
-        finished(settled)
-        return [(Kind.BONUS, self.job(chunk, self._pay))
-                for chunk in chunks(to_send, self.market.batch.get(Kind.BONUS, 1))]
+        return paying.bonus_jobs(self, batch, actions, was_pending, finished)
 
-    def _paid(self, actions: list[Action]) -> tuple[dict[str, list[Decimal]], dict[str, str]]:
-        """What the panel shows paid on these submissions, each amount checked to be a number."""
-        try:
-            paid, unlisted = self.market.paid_bonuses(actions)
-        except MarketplaceError as exc:
-            return {}, {a.submission_id: str(exc) for a in actions}
-        for sid, amounts in list(paid.items()):
-            if any(not isinstance(x, Decimal) or not x.is_finite() for x in amounts):
-                unlisted[sid] = f"the listing has a bonus amount {amounts!r} for {sid}"
-                del paid[sid]
-        return paid, unlisted
-
-    def _pay(self, batch: list[Action]) -> dict[Action, Result]:
-        key = bonus_key(self.market.environment, self.ledger.wave, [a.submission_id for a in batch])
-        try:
-            batch_id = self.market.prepare_bonuses(batch, key)  # MarketplaceError: nothing paid, all failed
-        except BatchRefused as exc:  # one id the panel will not set up: the others still are
-            return self._split(batch, self._pay, exc, self._refused)
-        self.ledger.pending(batch, batch_id=batch_id)  # durable before the pay call
-        try:
-            replies = self.market.pay_bonuses(batch_id, batch)
-        except MarketplaceError as exc:
-            replies = {a.submission_id: Reply(Outcome.UNKNOWN, str(exc)) for a in batch}
-        out: dict[Action, Result] = {}
-        unknown: list[Action] = []
-        for a in batch:
-            reply = replies.get(a.submission_id) or Reply(Outcome.UNKNOWN, f"{self.market.panel} did not answer")
-            if reply.outcome is Outcome.ACCEPTED:
-                out[a] = self.record(a, DONE, request_id=reply.request_id, detail=reply.detail)
-            elif reply.outcome is Outcome.UNKNOWN:
-                unknown.append(a)
-            else:
-                out[a] = self.record(a, FAILED, detail=reply.detail)
-        if unknown:
-            out.update(self._settle_unknown(unknown, f"the pay's answer was lost ({replies[unknown[0].submission_id].detail})"
-                                            if unknown[0].submission_id in replies else "the pay's answer was lost"))
-        return out
-
-    def _settle_unknown(self, actions: list[Action], why: str) -> dict[Action, Result]:
-        """A pay whose outcome is unknown: settled by what the panel shows paid, read again
-        for `settle_seconds` (payments may show up late). What never shows is `failed`
-        where a repeat is refused by the panel (sent again next run), and otherwise stays
-        `pending`, for a person: never paid again by this tool."""
-        deadline = time.monotonic() + self.market.settle_seconds
-        wait = 0.2
-        left = list(actions)
-        out: dict[Action, Result] = {}
-        while True:
-            paid, _ = self._paid(left)
-            for a in [a for a in left if a.submission_id in paid]:
-                out[a] = self._settle_paid(a, paid[a.submission_id], why)
-                left.remove(a)
-            if not left or time.monotonic() + wait > deadline:
-                break
-            time.sleep(wait)
-            wait = min(wait * 2, 5.0)
-        for a in left:
-            if self.market.pay_repeats:
-                out[a] = self.record(
-                    a, PENDING,
-                    detail=f"outcome unknown ({why}); {self.market.panel} does not show this bonus as paid yet. "
-                           "Not paid again: run again later to settle it, or check it on "
-                           f"{self.market.panel} (needs a person)")
-            else:
-                out[a] = self.record(a, FAILED, detail=f"not shown as paid after {why}; sent again next run")
-        return out
-
-    def _settle_paid(self, action: Action, paid: list[Decimal], how: str) -> Result:
-        """A bonus the panel already shows on the submission: done when one payment is the
-        plan's amount; otherwise never sent automatically, left for a person (failed), with
-        what the panel paid as its amount."""
-        if action.amount in paid:
-            others = list(paid)
-            others.remove(action.amount)
-            extra = (f"; also paid on this {self.market.words.submission}: {', '.join(fmt(a) for a in others)}"
-                     if others else "")
-            return self.record(action, DONE, detail=f"already paid {fmt(action.amount)} ({how}){extra}")
-        total = sum(paid, Decimal("0.00"))
-        what = (f"a bonus of {fmt(total)} was" if len(paid) == 1
-                else f"bonuses of {' + '.join(fmt(a) for a in paid)} = {fmt(total)} were")
-        return self.record(
-            dataclasses.replace(action, amount=total), FAILED,
-            detail=f"{what} already paid on this {self.market.words.submission}; the plan says {fmt(action.amount)}: "
-                   f"needs a person (not sent; {how})",
-        )
+    def _confirm(self, actions: list[Action]) -> None:
+        if actions:
+            paying.confirm(self, actions)
 
     # --- groups (qualifications) ----------------------------------------------------------------
 
@@ -398,13 +337,13 @@ class Executor:
         try:
             replies = self.market.add_to_group(batch[0].group_id, batch)
         except BatchRefused as exc:
-            return self._split(batch, self._grant, exc, self._refused)
-        out = {}
+            return self.split(batch, self._grant, exc, self.refused)
+        records = []
         for a in batch:
             reply = replies.get(a.participant_id) or Reply.failed(f"{self.market.panel} did not answer for it")
-            status = DONE if reply.outcome is Outcome.ACCEPTED else FAILED
-            out[a] = self.record(a, status, request_id=reply.request_id, detail=reply.detail)
-        return out
+            records.append((a, DONE if reply.outcome is Outcome.ACCEPTED else FAILED, reply.request_id, reply.detail,
+                            None))
+        return self.record_all(records)
 
     def _grants_to_send(self, batch: list[Action], actions: list[Action],
                         finished: Callable[[dict[Action, Result]], None]) -> list[Action]:
@@ -417,7 +356,7 @@ class Executor:
         for a in actions:
             if a.kind in (Kind.APPROVE, Kind.OVERRIDE):
                 approvals[a.participant_id].append(a)
-        to_send, held = [], {}
+        to_send, held = [], []
         for g in batch:
             mine = approvals.get(g.participant_id, []) if g.role == "eligible_worker" else []
             blocking = [(a, e) for a in mine if (e := entries.get(self.ledger.key(a))) is None or e.status != DONE]
@@ -426,10 +365,9 @@ class Executor:
                 continue
             a, e = blocking[0]
             if e is not None and e.status == SKIPPED:
-                held[g] = self.record(g, SKIPPED, detail=f"not granted: the approval of {a.submission_id} was "
-                                                          f"skipped ({e.detail})")
+                held.append((g, SKIPPED, "", f"not granted: the approval of {a.submission_id} was skipped ({e.detail})",
+                             None))
             else:
-                held[g] = self.record(g, FAILED, detail=f"not sent: the approval of {a.submission_id} has not "
-                                                         "succeeded yet")
-        finished(held)
+                held.append((g, FAILED, "", f"not sent: the approval of {a.submission_id} has not succeeded yet", None))
+        finished(self.record_all(held))
         return to_send

@@ -14,26 +14,41 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from bridge.actions import CORE_KINDS, LABELS, Action, Kind, plan_actions
 from bridge.apply.executor import Executor, Outcomes, Progress
-from bridge.apply.ledger import DONE, FAILED, PENDING, SKIPPED, Entry, Ledger
 from bridge.config import Settings
 from bridge.cost import Cost, plan_cost
 from bridge.errors import ApplyError, InputError, SafetyRefusal, SourceError
+from bridge.ledger import (
+    CONFIRMED,
+    DONE,
+    ELSEWHERE,
+    FAILED,
+    PAID,
+    PAYING,
+    PENDING,
+    SKIPPED,
+    WAITING,
+    Entry,
+    Ledger,
+    open_ledger,
+)
 from bridge.market import Marketplace, MarketplaceError, Words
 from bridge.models import Plan, State
 from bridge.money import fmt
 from bridge.workbook.write import LogRow, write_workbook
 
 _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
-COST_WAIT_FIRST, COST_WAIT_MAX = 0.5, 5.0  # seconds between reads of a task's cost that lags the ledger
+# A payment's phase as the Log shows it (`prepared` leaves nothing to say: nothing was paid).
+_PHASE_WORDS = {PAYING: "paying (outcome unknown)", PAID: "paid (accepted, not yet shown)",
+                CONFIRMED: "confirmed (shown paid)", WAITING: "waiting (decided elsewhere)"}
 
 
 @dataclass(slots=True)
@@ -75,6 +90,7 @@ class ApplyResult:
     balance: Decimal | None
     workbook: Path
     currency: str = "USD"
+    panel: str = "the panel"
     warnings: list[str] = dataclasses.field(default_factory=list)  # the preflight's
     workbook_error: str = ""  # the workbook could not be rewritten (the ledger has it all)
     # SPEC §12: the bonuses the panel shows charged against the ledger's ("" when it cannot say).
@@ -82,6 +98,10 @@ class ApplyResult:
     cost_warning: str = ""
     sent: Counter[Kind] = dataclasses.field(default_factory=Counter)  # done in this run
     sent_bonus_total: Decimal = Decimal("0.00")  # bonuses paid in this run
+    # Bonuses held back because another run decided their work (SPEC 13), and when the
+    # last of them may be paid: run again after that.
+    waiting: list[Entry] = dataclasses.field(default_factory=list)
+    run_again_after: datetime | None = None
 
     def _counts(self, d: Counter[Kind], bonus_total: Decimal) -> str:
         return (f"{d[Kind.APPROVE]} approvals, {d[Kind.REJECT]} rejections, {d[Kind.BONUS]} bonuses "
@@ -97,11 +117,21 @@ class ApplyResult:
         line = f"Applied: {self._counts(self.done, self.bonus_total)}; "
         if self.skipped:
             line += f"{len(self.skipped)} skipped, "
+        if self.waiting:
+            line += f"{len(self.waiting)} waiting, "
         return line + f"{len(self.failed)} failed."
 
     def raise_for_failures(self) -> None:
-        """ApplyError (exit 2) when an action failed or the workbook could not be written."""
+        """ApplyError (exit 2) when an action failed or waits, or the workbook could not be
+        written."""
         problems = []
+        if self.waiting:
+            when = f" after {self.run_again_after:%Y-%m-%d %H:%M:%S} UTC" if self.run_again_after else " later"
+            problems.append(
+                f"{len(self.waiting)} bonus(es) wait: {self.panel} shows their work decided by another run (another "
+                f"person, folder or ledger), which may have paid them; {self.panel} shows a payment only minutes "
+                f"later. Nothing was paid twice. Run the same command again{when}: each is then paid only if "
+                f"{self.panel} still shows no payment (e.g. {self.waiting[0].submission_id}).")
         if self.failed:
             kinds = Counter(Kind(e.kind) for e in self.failed)
             listed = ", ".join(f"{n} {LABELS[k]}" for k, n in kinds.items())
@@ -126,8 +156,9 @@ def _remaining_cost(plan: Plan, ledger: Ledger, final: set[str]) -> Cost:
     bonuses and compensations done as paid."""
     decisions = []
     for d in plan.decisions:
-        approved = any(ledger.key(Action(k, d.submission_id)) in final for k in (Kind.APPROVE, Kind.OVERRIDE))
-        paid = ledger.key(Action(Kind.BONUS, d.submission_id)) in final
+        approved = any(ledger.key(Action(k, d.submission_id, task_id=d.task_id)) in final
+                       for k in (Kind.APPROVE, Kind.OVERRIDE))
+        paid = ledger.key(Action(Kind.BONUS, d.submission_id, task_id=d.task_id)) in final
         decisions.append(dataclasses.replace(d, state=State.APPROVED if approved else d.state,
                                              bonus=None if paid else d.bonus))
     compensations = [c for c in plan.compensations
@@ -218,7 +249,9 @@ def apply_plan(
     actions = plan_actions(plan)
     if market is None:
         market = settings.panel.connect(settings, os.environ if env is None else env)
-    with Ledger(ledger_path or settings.ledger_path, market.environment, plan.wave, exclusive=True) as ledger:
+    location = ledger_path or settings.ledger_location
+    with open_ledger(location, panel=market.panel, environment=market.environment, tasks=list(plan.tasks),
+                     wave=plan.wave, exclusive=True) as ledger:
         try:
             pre = preflight(plan, actions, market, ledger)
         except MarketplaceError as exc:  # nothing sent yet
@@ -232,7 +265,8 @@ def apply_plan(
             if not confirm(pre):
                 raise SafetyRefusal("Not confirmed: nothing was sent.")
             try:
-                outcomes = Executor(market, ledger, progress=progress).run(actions)
+                outcomes = Executor(market, ledger, progress=progress, decided=decided_on_panel(plan),
+                                    settle=timedelta(minutes=settings.safety.settle_minutes)).run(actions)
             except Exception as exc:  # a bug or a broken ledger: stop, but as an apply failure (exit 2)
                 raise ApplyError(
                     f"Applying stopped on an unexpected error ({type(exc).__name__}: {exc}). The ledger keeps what "
@@ -243,9 +277,9 @@ def apply_plan(
         except MarketplaceError:
             balance = None
         result = _result(actions, ledger, outcomes, balance, workbook)
-        result.currency = plan.terms.currency
+        result.currency, result.panel = plan.terms.currency, market.panel
         result.warnings = pre.warnings
-        result.cost_check, result.cost_warning = bonus_cost_check(market, ledger, plan, waited=bool(
+        result.cost_check, result.cost_warning = bonus_cost_check(market, ledger, plan, paid_now=bool(
             result.sent[Kind.BONUS] or result.sent[Kind.COMPENSATE]))
         log = log_rows(ledger, market.words.group)
         plan = status_now(plan, ledger, market.words)
@@ -267,29 +301,25 @@ def ledger_bonuses(ledger: Ledger) -> Decimal:
                 and e.submission_id and e.kind in (Kind.BONUS, Kind.COMPENSATE)), Decimal("0.00"))
 
 
-def bonus_cost_check(market: Marketplace, ledger: Ledger, plan: Plan, *, waited: bool) -> tuple[str, str]:
+def bonus_cost_check(market: Marketplace, ledger: Ledger, plan: Plan, *, paid_now: bool) -> tuple[str, str]:
     """(the comparison, a warning or "") of the bonuses the panel shows charged on the wave's
-    task with the ledger's (SPEC §12). Payments show "in the following minutes" (FACTS 1.8):
-    when this run paid and the panel shows less, it is read again for `settle_seconds`."""
+    task with the ledger's (SPEC §12), read once after applying. Payments show "in the
+    following minutes" (FACTS 1.8), so less charged than the ledger paid just after this run
+    paid is expected, not a warning (it is not waited for: the next run compares again)."""
     booked = ledger_bonuses(ledger)
-    deadline = time.monotonic() + (market.settle_seconds if waited else 0.0)
-    wait = COST_WAIT_FIRST
-    while True:
-        try:
-            charged = market.bonus_cost()
-        except MarketplaceError as exc:
-            return "", f"{market.panel}'s cost of the {plan.terms.task_word} could not be read after applying ({exc})."
-        if charged is None:
-            return "", ""
-        left = deadline - time.monotonic()
-        if charged >= booked or left <= 0:
-            break
-        time.sleep(min(wait, left))
-        wait = min(wait * 2, COST_WAIT_MAX)
+    try:
+        charged = market.bonus_cost()
+    except MarketplaceError as exc:
+        return "", f"{market.panel}'s cost of the {plan.terms.task_word} could not be read after applying ({exc})."
+    if charged is None:
+        return "", ""
     cur = plan.terms.currency
     line = f"{market.panel} shows {fmt(charged)} {cur} of bonuses charged; the ledger {fmt(booked)} {cur}"
     if charged == booked:
         return line + " (they agree).", ""
+    if charged < booked and paid_now:
+        return line + (f" (payments show on {market.panel} some minutes after they are made; the next run compares "
+                       "again)."), ""
     if charged < booked:
         return line + ".", (f"{market.panel} shows {fmt(booked - charged)} {cur} fewer bonuses charged on the "
                             f"{plan.terms.task_word} than the ledger has paid ({fmt(charged)} against {fmt(booked)}): "
@@ -301,6 +331,13 @@ def bonus_cost_check(market: Marketplace, ledger: Ledger, plan: Plan, *, waited:
                         f"{plan.terms.task_word}'s payments on {market.panel} before paying more.")
 
 
+def decided_on_panel(plan: Plan) -> dict[str, tuple[State, datetime | None]]:
+    """The submissions the panel showed approved or rejected when the plan was read, with
+    the decision's time where the source gives one (SPEC 13: work decided elsewhere)."""
+    return {d.submission_id: (d.state, d.decided_at) for d in plan.decisions
+            if d.state in (State.APPROVED, State.REJECTED)}
+
+
 def status_now(plan: Plan, ledger: Ledger, words: Words) -> Plan:
     """The plan with each submission's state as the panel now has it, after the approvals
     and rejections the ledger has done (SPEC 4.2: the status column shows it)."""
@@ -309,7 +346,7 @@ def status_now(plan: Plan, ledger: Ledger, words: Words) -> Plan:
     for d in plan.decisions:
         for kind, state in ((Kind.APPROVE, State.APPROVED), (Kind.REJECT, State.REJECTED),
                             (Kind.OVERRIDE, State.APPROVED)):
-            e = entries.get(ledger.key(Action(kind, d.submission_id)))
+            e = entries.get(ledger.key(Action(kind, d.submission_id, task_id=d.task_id)))
             if e is not None and e.status == DONE and (d.state is State.PENDING or kind is Kind.OVERRIDE):
                 d = dataclasses.replace(d, state=state, status=words.of(state))
         decisions.append(d)
@@ -325,12 +362,16 @@ def _result(actions: list[Action], ledger: Ledger, outcomes: Outcomes, balance: 
                       Decimal("0.00"))
     # Never sent (e.g. interrupted before its turn) counts as failed: it is not done.
     missing = [a for a in actions if ledger.key(a) not in entries]
-    failed = [e for e in mine if e.status in (FAILED, PENDING)]
+    waiting = [e for e in mine if e.status == PENDING and e.phase == WAITING]
+    failed = [e for e in mine if e.status == FAILED or (e.status == PENDING and e.phase != WAITING)]
     failed += [Entry(ledger.key(a), a.kind.value, a.submission_id, a.participant_id, a.task_id, a.group_id,
                      a.amount_text, FAILED, "", "not sent", 0, "") for a in missing]
     skipped = [e for e in mine if e.status == SKIPPED]
     result = ApplyResult(done, bonus_total, failed, skipped, outcomes.attempted, balance, Path(workbook))
-    now_done = [entries[k] for k, (status, _) in outcomes.results.items() if status == DONE and k in entries]
+    result.waiting, result.run_again_after = waiting, outcomes.wait_until
+    # Done in this run, less what was found already done by another run (nothing was sent).
+    now_done = [entries[k] for k, (status, _) in outcomes.results.items()
+                if status == DONE and k in entries and entries[k].phase != ELSEWHERE]
     result.sent = Counter(Kind(e.kind) for e in now_done)
     result.sent_bonus_total = sum((Decimal(e.amount) for e in now_done if e.kind == Kind.BONUS and e.amount),
                                   Decimal("0.00"))
@@ -353,5 +394,7 @@ def log_rows(ledger: Ledger, group_word: str = "group") -> list[LogRow]:
             detail = e.task_id + (f": {detail}" if detail else "")
         elif e.batch_id and e.kind == Kind.BONUS and e.batch_id not in detail:
             detail = f"paid by {e.batch_id}" + (f"; {detail}" if detail else "")
+        if e.phase in _PHASE_WORDS and e.kind in (Kind.BONUS, Kind.COMPENSATE):  # SPEC 13's recovery points
+            detail = _PHASE_WORDS[e.phase] + (f": {detail}" if detail else "")
         rows.append(LogRow(e.kind, e.submission_id, e.participant_id, e.amount, e.status, detail, e.updated_at))
     return rows

@@ -12,12 +12,14 @@
   executor's bonus path): the group that limits the task to its participant is found by name
   or created, and recorded in the ledger (`batch_id`) before the task is created; the task
   is found again through that group, and its creation carries a token derived from the
-  environment, wave and participant (`task_token`), so it is created once;
+  environment, batch and participant (`task_token`; never the wave's name), so it is
+  created once;
 - expiries: each task closed once; closing a task again is harmless, so one whose answer
   was lost is simply sent again.
 
-Each function takes the executor that runs it (a `Sender`: its market, ledger, `record`
-and `job`) and returns jobs as `Executor._grant_jobs` does.
+Each function takes the executor that runs it (a `Sender`: its market, ledger, `record`,
+`record_all` and `job`) and returns jobs as `Executor._grant_jobs` does; the outcomes of
+one call are recorded in one transaction.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from functools import partial
 from typing import Protocol
 
 from bridge.actions import Action, Kind, task_token
-from bridge.apply.ledger import DONE, FAILED, SKIPPED, Entry, Ledger
+from bridge.ledger import DONE, FAILED, SKIPPED, Entry, Ledger
 from bridge.market import Marketplace, MarketplaceError, Outcome, Reply
 
 Result = tuple[str, str]  # (ledger status, detail)
+# (action, status, request id, detail, phase or None to keep it): one outcome to record.
+Record = tuple[Action, str, str, str, "str | None"]
 Finished = Callable[[dict[Action, Result]], None]
 Send = Callable[[list[Action]], dict[Action, Result]]
 
@@ -42,8 +46,12 @@ class Sender(Protocol):
     market: Marketplace
     ledger: Ledger
 
-    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> Result:
+    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "",
+               phase: str | None = None) -> Result:
         """Record an outcome in the ledger; returns it."""
+
+    def record_all(self, records: Sequence[Record]) -> dict[Action, Result]:
+        """Record the outcomes of one call in one transaction; returns them."""
 
     def job(self, batch: list[Action], send: Send) -> Callable[[], dict[Action, Result]]:
         """A job that sends `batch` with `send`, every error placed on its actions."""
@@ -73,11 +81,11 @@ def revoke_jobs(ex: Sender, batch: list[Action], finished: Finished):
         try:
             holders = ex.market.group_members(group)
         except MarketplaceError as exc:
-            finished({a: ex.record(a, FAILED, detail=f"not sent: could not list who holds {word} {group} ({exc})")
-                      for a in items})
+            finished(ex.record_all([(a, FAILED, "", f"not sent: could not list who holds {word} {group} ({exc})",
+                                     None) for a in items]))
             continue
-        finished({a: ex.record(a, DONE, detail="did not hold it: nothing to revoke")
-                  for a in items if a.participant_id not in holders})
+        finished(ex.record_all([(a, DONE, "", "did not hold it: nothing to revoke", None)
+                                for a in items if a.participant_id not in holders]))
         held = [a for a in items if a.participant_id in holders]
         jobs += [(Kind.REVOKE, ex.job(chunk, partial(_revoke, ex, group)))
                  for chunk in _chunks(held, ex.market.batch.get(Kind.REVOKE, 1))]
@@ -87,12 +95,11 @@ def revoke_jobs(ex: Sender, batch: list[Action], finished: Finished):
 def _revoke(ex: Sender, group: str, batch: list[Action]) -> dict[Action, Result]:
     ex.ledger.pending(batch)
     replies = ex.market.remove_from_group(group, batch)
-    out = {}
+    records = []
     for a in batch:
         reply = _reply(ex, replies, a.participant_id)
-        status = DONE if reply.outcome is Outcome.ACCEPTED else FAILED
-        out[a] = ex.record(a, status, request_id=reply.request_id, detail=reply.detail)
-    return out
+        records.append((a, DONE if reply.outcome is Outcome.ACCEPTED else FAILED, reply.request_id, reply.detail, None))
+    return ex.record_all(records)
 
 
 # --- invitations --------------------------------------------------------------------------
@@ -102,23 +109,22 @@ def notify_jobs(ex: Sender, batch: list[Action], was_pending: dict[str, Entry], 
     """Settle invitations a crash left unanswered (never resent), hold back those whose
     grant is not done, and return the jobs that send the rest."""
     entries = ex.ledger.entries()
-    settled: dict[Action, Result] = {}
+    settled: list[Record] = []
     to_send: list[Action] = []
+    word = ex.market.words.group
     for a in batch:
         if ex.ledger.key(a) in was_pending:
-            settled[a] = ex.record(a, SKIPPED, detail=f"{MAY_HAVE_BEEN_SENT}: an earlier run sent it and its answer "
-                                                      "was lost; not sent again, so no one gets it twice")
+            settled.append((a, SKIPPED, "", f"{MAY_HAVE_BEEN_SENT}: an earlier run sent it and its answer was lost; "
+                                            "not sent again, so no one gets it twice", None))
             continue
         grant = entries.get(ex.ledger.key(Action(Kind.GRANT, participant_id=a.participant_id, group_id=a.group_id)))
         if grant is not None and grant.status == DONE:
             to_send.append(a)
         elif grant is not None and grant.status == SKIPPED:
-            settled[a] = ex.record(a, SKIPPED, detail=f"not sent: the {ex.market.words.group} grant was skipped "
-                                                      f"({grant.detail})")
+            settled.append((a, SKIPPED, "", f"not sent: the {word} grant was skipped ({grant.detail})", None))
         else:
-            settled[a] = ex.record(a, FAILED, detail=f"not sent: the {ex.market.words.group} {a.group_id} grant has "
-                                                     "not succeeded yet")
-    finished(settled)
+            settled.append((a, FAILED, "", f"not sent: the {word} {a.group_id} grant has not succeeded yet", None))
+    finished(ex.record_all(settled))
     return [(Kind.NOTIFY, ex.job(chunk, partial(_notify, ex)))
             for chunk in _chunks(to_send, ex.market.batch.get(Kind.NOTIFY, 1))]
 
@@ -126,17 +132,17 @@ def notify_jobs(ex: Sender, batch: list[Action], was_pending: dict[str, Entry], 
 def _notify(ex: Sender, batch: list[Action]) -> dict[Action, Result]:
     ex.ledger.pending(batch)  # durable before the call: a crash now is "may have been sent"
     replies = ex.market.notify(batch)
-    out = {}
+    records: list[Record] = []
     for a in batch:
         reply = _reply(ex, replies, a.participant_id)
         if reply.outcome is Outcome.ACCEPTED:
-            out[a] = ex.record(a, DONE, request_id=reply.request_id, detail=reply.detail)
+            records.append((a, DONE, reply.request_id, reply.detail, None))
         elif reply.outcome is Outcome.UNKNOWN:
-            out[a] = ex.record(a, SKIPPED, detail=f"{MAY_HAVE_BEEN_SENT} ({reply.detail}); not sent again, so no "
-                                                   "one gets it twice")
+            records.append((a, SKIPPED, "", f"{MAY_HAVE_BEEN_SENT} ({reply.detail}); not sent again, so no one gets it "
+                                            "twice", None))
         else:
-            out[a] = ex.record(a, FAILED, detail=reply.detail)
-    return out
+            records.append((a, FAILED, "", reply.detail, None))
+    return ex.record_all(records)
 
 
 # --- compensation tasks -------------------------------------------------------------------
@@ -151,7 +157,7 @@ def _compensate(ex: Sender, batch: list[Action]) -> dict[Action, Result]:
     ex.ledger.pending(a)
     group = ex.market.compensation_group(a)  # MarketplaceError: failed, found by name next run
     ex.ledger.note_batch(a, group)  # durable before the task is created
-    reply = ex.market.create_compensation(group, a, task_token(ex.market.environment, ex.ledger.wave,
+    reply = ex.market.create_compensation(group, a, task_token(ex.market.environment, ex.ledger.batch,
                                                                a.participant_id))
     if reply.outcome is Outcome.ACCEPTED:
         return {a: ex.record(a, DONE, request_id=reply.request_id, detail=reply.detail)}
@@ -170,9 +176,9 @@ def expire_jobs(ex: Sender, batch: list[Action]):
 def _expire(ex: Sender, batch: list[Action]) -> dict[Action, Result]:
     ex.ledger.pending(batch)
     replies = ex.market.expire_tasks(batch)
-    out = {}
+    records: list[Record] = []
     for a in batch:
         reply = _reply(ex, replies, a.task_id)
-        status = {Outcome.ACCEPTED: DONE, Outcome.REFUSED: SKIPPED}.get(reply.outcome, FAILED)
-        out[a] = ex.record(a, status, request_id=reply.request_id, detail=reply.detail)
-    return out
+        records.append((a, {Outcome.ACCEPTED: DONE, Outcome.REFUSED: SKIPPED}.get(reply.outcome, FAILED),
+                        reply.request_id, reply.detail, None))
+    return ex.record_all(records)

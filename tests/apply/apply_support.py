@@ -80,6 +80,15 @@ def plan_for(config: Path, tmp: Path) -> Plan:
     return close_out(load_config(config), NOW, workbook=tmp / "aside.xlsx").plan
 
 
+def ledger_for(settings, plan: Plan, **kwargs):
+    """The wave's ledger as the apply opens it: its panel, environment and tasks."""
+    from bridge.ledger import open_ledger
+
+    return open_ledger(settings.ledger_location, panel=plan.terms.panel,
+                       environment=settings.panel.canonical_environment(plan.environment), tasks=list(plan.tasks),
+                       wave=plan.wave, **kwargs)
+
+
 def sheet(path: Path, name: str) -> list[dict]:
     wb = load_workbook(path, read_only=True)
     rows = list(wb[name].iter_rows(values_only=True))

@@ -22,6 +22,7 @@ from apply_support import (
     client,
     create_qualification_types,
     granted,
+    ledger_for,
     plan_for,
     sheet,
     start_emulator_process,
@@ -29,13 +30,14 @@ from apply_support import (
 )
 from typer.testing import CliRunner
 
-from bridge.apply import Action, Kind, Ledger, apply_plan
+from bridge.apply import Action, Kind, apply_plan
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.cost import plan_cost
 from bridge.errors import ApplyError
+from bridge.ledger import Ledger
 from bridge.models import State
-from bridge.panels.mturk.adapter import canonical_environment, connect
+from bridge.panels.mturk.adapter import connect
 from bridge.panels.mturk.emulator import OPERATIONS
 
 runner = CliRunner()
@@ -108,7 +110,7 @@ def test_actions_pending_after_a_crash_are_checked_not_resent(wave: Path, emu, t
     client(emu.url).reject_assignment(AssignmentId=reject.submission_id, RequesterFeedback=reject.feedback)
     client(emu.url).send_bonus(WorkerId=approve.participant_id, AssignmentId=approve.submission_id,
                                BonusAmount=str(approve.bonus), Reason="x", UniqueRequestToken="sometokenfromthecrashedrun")
-    with Ledger(settings.ledger_path, canonical_environment(plan.environment), plan.wave) as ledger:
+    with ledger_for(settings, plan) as ledger:
         ledger.pending(Action(Kind.APPROVE, approve.submission_id, approve.participant_id, approve.task_id))
         ledger.pending(Action(Kind.REJECT, reject.submission_id, reject.participant_id, reject.task_id))
         ledger.pending(Action(Kind.BONUS, approve.submission_id, approve.participant_id, approve.task_id, amount=approve.bonus))
@@ -247,20 +249,20 @@ def test_an_unexpected_error_while_sending_is_an_apply_failure_and_resumes(wave:
                                                                            monkeypatch):
     plan = plan_for(wave, tmp_path)
     worker = plan.qualifications[0].participant_id
-    record = Ledger.record
+    record = Ledger.record_many
 
-    def broken(self, action, status, **kwargs):
-        if action.kind is Kind.GRANT and action.participant_id == worker:
+    def broken(self, outcomes):
+        if any(a.kind is Kind.GRANT and a.participant_id == worker for a, *_ in outcomes):
             raise sqlite3.OperationalError("disk I/O error")
-        return record(self, action, status, **kwargs)
+        return record(self, outcomes)
 
-    monkeypatch.setattr(Ledger, "record", broken)
+    monkeypatch.setattr(Ledger, "record_many", broken)
     result = run("close-out", wave, "--apply", "--yes", *NOW_ARG)
 
     assert result.exit_code == 2, result.output
     assert "unexpected error (OperationalError: disk I/O error)" in result.output
     assert "The ledger keeps what was done" in result.output and "run the same command again to resume" in result.output
-    with Ledger(load_config(wave).ledger_path, canonical_environment(plan.environment), plan.wave) as ledger:
+    with ledger_for(load_config(wave), plan) as ledger:
         statuses = {(e.kind, e.participant_id): e.status for e in ledger.entries().values() if e.kind == "grant"}
     assert "done" not in {s for (k, w), s in statuses.items() if w == worker}  # never confirmed, never done
 

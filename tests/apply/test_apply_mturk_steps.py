@@ -29,6 +29,7 @@ from apply_support import (
     create_qualification_types,
     edit_csv,
     granted,
+    ledger_for,
     plan_for,
     sheet,
     statuses,
@@ -37,15 +38,16 @@ from apply_support import (
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from bridge.apply import Action, Kind, Ledger, apply_plan
+from bridge.apply import Action, Kind, apply_plan
 from bridge.apply.executor import Executor
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.cost import plan_cost
 from bridge.emulator.base import Fault, Faults
-from bridge.models import OVERRIDE_REASON, Decision, State
+from bridge.ledger import open_ledger
+from bridge.models import OVERRIDE_REASON, Decision, State, batch_scope
 from bridge.panels.mturk import adapter as mturk_adapter
-from bridge.panels.mturk.adapter import canonical_environment, connect
+from bridge.panels.mturk.adapter import connect
 from bridge.panels.mturk.api import fetch_assignments
 from bridge.panels.mturk.words import MASTERS_PRODUCTION
 
@@ -185,7 +187,7 @@ def test_an_override_a_crash_left_pending_is_read_back_not_sent_again(wave: Path
                       if x.submission_id in (d.submission_id, lost.submission_id) else x for x in plan.decisions]
     # The crashed run had sent one (MTurk approved it) and not the other; the ledger says pending for both.
     client(emu.url).approve_assignment(AssignmentId=d.submission_id, OverrideRejection=True)
-    with Ledger(settings.ledger_path, canonical_environment(plan.environment), plan.wave) as ledger:
+    with ledger_for(settings, plan) as ledger:
         for x in (d, lost):
             ledger.pending(Action(Kind.OVERRIDE, x.submission_id, x.participant_id, x.task_id))
     approvals, reads = emu.calls["ApproveAssignment"], emu.calls["GetAssignment"]
@@ -280,7 +282,7 @@ def test_invitations_go_in_chunks_of_100_and_unreachable_workers_fail_with_mturk
     actions = [Action(Kind.GRANT, participant_id=w, group_id=group, role="eligible_worker") for w in everyone]
     actions += [Action(Kind.NOTIFY, participant_id=w, group_id=group, subject=SUBJECT, text=MESSAGE) for w in everyone]
 
-    with Ledger(tmp_path / "ledger.sqlite", "local", "wave-1") as ledger:
+    with open_ledger(tmp_path / "ledger.sqlite", panel="mturk", environment="local", tasks=[hit]) as ledger:
         Executor(market, ledger).run(actions)
         entries = {e.participant_id: e for e in ledger.entries().values() if e.kind == "notify"}
 
@@ -315,7 +317,7 @@ def test_an_invitation_a_crash_left_pending_is_settled_as_may_have_been_sent(wav
     plan = plan_for(wave, tmp_path)
     invited = [q for q in plan.qualifications if q.action == "grant" and q.role == "eligible_worker"]
     crashed = invited[:2]  # the killed run recorded them pending, then died: sent or not, nobody knows
-    with Ledger(settings.ledger_path, "local", WAVE) as ledger:
+    with ledger_for(settings, plan) as ledger:
         ledger.pending([Action(Kind.NOTIFY, participant_id=q.participant_id, group_id=q.group_id) for q in crashed])
 
     result = apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes, market=connect(emu.url))
@@ -374,7 +376,7 @@ def test_a_worker_who_could_not_submit_gets_one_compensation_hit_for_them_alone(
     assert shown[0].cost.compensation == Decimal("1.50") and "compensation 1.50 + " in shown[0].lines()[2]
     (hit,) = hits_titled(emu.url, f"Compensation HIT for {NEVER_SUBMITTED}")
     assert (hit["Reward"], hit["MaxAssignments"]) == ("1.50", 1)
-    (qt,) = types_named(emu.url, f"Compensation for {NEVER_SUBMITTED} ({WAVE})")
+    (qt,) = types_named(emu.url, f"Compensation for {NEVER_SUBMITTED} ({batch_scope(plan.tasks)})")
     assert hit["QualificationRequirements"] == [{"QualificationTypeId": qt["QualificationTypeId"],
                                                  "Comparator": "Exists", "ActionsGuarded": "DiscoverPreviewAndAccept"}]
     assert granted(emu.url, qt["QualificationTypeId"]) == {NEVER_SUBMITTED}
@@ -386,7 +388,7 @@ def test_a_worker_who_could_not_submit_gets_one_compensation_hit_for_them_alone(
     assert (row["Compensation"], row["CompensationFee"]) == (1.5, 0.3) and "Compensation HIT for" in row["CompensationNote"]
     summary = dict((r["Item"], r["Value"]) for r in sheet(settings.workbook_path, "Summary"))
     assert summary["Compensation rewards (USD)"] == 1.5 and summary["Compensation fees (USD)"] == 0.3
-    with Ledger(settings.ledger_path, "local", WAVE) as ledger:
+    with ledger_for(settings, plan) as ledger:
         (entry,) = [e for e in ledger.entries().values() if e.kind == "compensate"]
     assert entry.batch_id == qt["QualificationTypeId"] and entry.request_id == hit["HITId"]
 
@@ -400,10 +402,10 @@ def test_a_compensation_half_done_by_a_crashed_run_is_finished_not_repeated(wave
     configure(wave, compensation=True)
     settings = load_config(wave)
     plan = plan_for(wave, tmp_path)
-    name = f"Compensation for {NEVER_SUBMITTED} ({WAVE})"
+    name = f"Compensation for {NEVER_SUBMITTED} ({batch_scope(plan.tasks)})"
     # The crashed run had created the worker's qualification type, then died (ledger: pending).
     made = client(emu.url).create_qualification_type(Name=name, Description="x", QualificationTypeStatus="Active")
-    with Ledger(settings.ledger_path, "local", WAVE) as ledger:
+    with ledger_for(settings, plan) as ledger:
         ledger.pending(Action(Kind.COMPENSATE, participant_id=NEVER_SUBMITTED))
     created = emu.calls["CreateQualificationType"]
     faults = scripted(emu)
@@ -417,7 +419,7 @@ def test_a_compensation_half_done_by_a_crashed_run_is_finished_not_repeated(wave
     (hit,) = hits_titled(emu.url, f"Compensation HIT for {NEVER_SUBMITTED}")
     assert hit["QualificationRequirements"][0]["QualificationTypeId"] == made["QualificationType"]["QualificationTypeId"]
     # A day later (the token forgotten), a ledger that lost the answer again: found through its type.
-    with Ledger(settings.ledger_path, "local", WAVE) as ledger:
+    with ledger_for(settings, plan) as ledger:
         ledger.pending(Action(Kind.COMPENSATE, participant_id=NEVER_SUBMITTED))
     apply_plan(plan, settings, workbook=settings.workbook_path, confirm=yes, market=connect(emu.url))
     assert emu.calls["CreateHIT"] == 2 and len(hits_titled(emu.url, f"Compensation HIT for {NEVER_SUBMITTED}")) == 1
@@ -535,6 +537,7 @@ def test_sigkill_part_way_through_the_rest_of_a_close_out_then_resume(make_emu, 
         c.associate_qualification_with_worker(QualificationTypeId=quals["eligible_worker"], WorkerId=worker,
                                               IntegerValue=1, SendNotification=False)
     ledger = load_config(config).ledger_path
+    wave_tasks = list(plan_for(config, tmp_path).tasks)
 
     proc = subprocess.Popen([*command, "--apply", "--yes"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -563,7 +566,7 @@ def test_sigkill_part_way_through_the_rest_of_a_close_out_then_resume(make_emu, 
     assert len(sent) == len(set(sent)) == 37 and set(sent) == holders
     comp = hits_titled(url, f"Compensation HIT for {NEVER_SUBMITTED}")
     assert len(comp) == 1 and comp[0]["HITStatus"] == "Assignable"  # the compensation HIT stays open
-    (qt,) = types_named(url, f"Compensation for {NEVER_SUBMITTED} ({WAVE})")
+    (qt,) = types_named(url, f"Compensation for {NEVER_SUBMITTED} ({batch_scope(wave_tasks)})")
     assert granted(url, qt["QualificationTypeId"]) == {NEVER_SUBMITTED}
     assert c.get_hit(HITId=wrong.task_id)["HIT"]["Expiration"] <= emu.state.now()  # the wave's HIT expired
     assert comp[0]["Expiration"] > emu.state.now()

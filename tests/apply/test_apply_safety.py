@@ -11,10 +11,11 @@ import pytest
 from apply_support import MONEY_OPS, NOW_ARG, client, create_qualification_types, plan_for, write_wave
 from typer.testing import CliRunner
 
-from bridge.apply import Ledger, apply_plan
+from bridge.apply import apply_plan
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.errors import InputError, SafetyRefusal
+from bridge.ledger import open_ledger
 from bridge.panels.mturk.adapter import MTurkMarketplace, canonical_environment, connect
 
 PRODUCTION_URL = "https://mturk-requester.us-east-1.amazonaws.com/"
@@ -87,7 +88,8 @@ def test_the_production_endpoint_url_is_production(wave: Path, emu, tmp_path: Pa
                    market=MTurkMarketplace(lambda: client(emu.url), PRODUCTION_URL))
     assert seen[0].environment == "production"
     assert seen[0].lines()[0] == "MTurk production: REAL MONEY"
-    with Ledger(settings.ledger_path, canonical_environment(PRODUCTION_URL), plan.wave) as ledger:
+    with open_ledger(settings.ledger_path, panel="mturk", environment=canonical_environment(PRODUCTION_URL),
+                     tasks=list(plan.tasks)) as ledger:
         assert ledger.environment == "production"
     assert money_calls(emu) == 0
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from apply_support import SAMPLE, plan_for
 
-from bridge.apply import Action, Kind, Ledger, log_rows, plan_actions
+from bridge.apply import Action, Kind, log_rows, plan_actions
+from bridge.ledger import open_ledger
 from bridge.market import MarketplaceError
 from bridge.models import State
 from bridge.panels.mturk.adapter import bonus_token, canonical_environment, duplicate_token, status_conflict
@@ -33,11 +34,11 @@ def test_plan_actions_follow_the_decisions(tmp_path: Path):
 
 
 def test_bonus_token_is_deterministic_and_fits():
-    token = bonus_token("sandbox", "wave-3", "3ASSIGNMENT")
-    assert token == bonus_token("sandbox", "wave-3", "3ASSIGNMENT")
+    token = bonus_token("sandbox", "3HIT", "3ASSIGNMENT")
+    assert token == bonus_token("sandbox", "3HIT", "3ASSIGNMENT")
     assert len(token) <= 64 and re.fullmatch(r"[0-9a-f]+", token)
-    others = {bonus_token("production", "wave-3", "3ASSIGNMENT"), bonus_token("sandbox", "wave-4", "3ASSIGNMENT"),
-              bonus_token("sandbox", "wave-3", "3OTHER")}
+    others = {bonus_token("production", "3HIT", "3ASSIGNMENT"), bonus_token("sandbox", "3OTHERHIT", "3ASSIGNMENT"),
+              bonus_token("sandbox", "3HIT", "3OTHER")}
     assert token not in others and len(others) == 3
 
 
@@ -45,12 +46,13 @@ def test_ledger_keeps_every_state_change_across_connections(tmp_path: Path):
     path = tmp_path / "ledger.sqlite"
     bonus = Action(Kind.BONUS, "3ASG", "AWORKER", "3HIT", amount=Decimal("1.50"))
     grant = Action(Kind.GRANT, participant_id="AWORKER", group_id="3QUAL")
-    with Ledger(path, "sandbox", "w1") as ledger:
+    with open_ledger(path, panel="MTurk", environment="sandbox", tasks=["3HIT"], wave="w1") as ledger:
         ledger.pending(bonus)
         ledger.pending(grant)
         ledger.record(grant, "failed", detail="ServiceFault: try again")
-    # A new process sees what the first recorded, nothing of other waves or environments.
-    with Ledger(path, "sandbox", "w1") as ledger:
+    # A new process sees what the first recorded (whatever its wave is called), nothing of
+    # other environments or batches.
+    with open_ledger(path, panel="MTurk", environment="sandbox", tasks=["3HIT"], wave="renamed") as ledger:
         entries = ledger.entries()
         assert entries[ledger.key(bonus)].status == "pending" and entries[ledger.key(bonus)].amount == "1.50"
         assert entries[ledger.key(grant)].status == "failed"
@@ -60,7 +62,9 @@ def test_ledger_keeps_every_state_change_across_connections(tmp_path: Path):
         rows = log_rows(ledger, "qualification")
         assert [(r.action, r.status) for r in rows] == [("bonus", "pending"), ("grant", "done")]
         assert rows[1].detail == "qualification 3QUAL; RequestId req-1"
-    with Ledger(path, "production", "w1") as other:
+    with open_ledger(path, panel="MTurk", environment="production", tasks=["3HIT"], wave="w1") as other:
+        assert other.entries() == {}
+    with open_ledger(path, panel="MTurk", environment="sandbox", tasks=["3OTHERHIT"], wave="w1") as other:
         assert other.entries() == {}
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -87,14 +91,19 @@ def test_canonical_environment_names_each_environment_once():
 
 def test_bonus_tokens_and_ledger_keys_ignore_the_emulator_port_and_spelling(tmp_path: Path):
     spellings = ("http://127.0.0.1:41001", "http://127.0.0.1:52002/", "http://localhost:41001", "local")
-    assert len({bonus_token(env, "w1", "3ASG") for env in spellings}) == 1
-    assert bonus_token("https://mturk-requester.us-east-1.amazonaws.com/", "w1", "3ASG") == bonus_token(
-        "production", "w1", "3ASG")
+    assert len({bonus_token(env, "3HIT", "3ASG") for env in spellings}) == 1
+    assert bonus_token("https://mturk-requester.us-east-1.amazonaws.com/", "3HIT", "3ASG") == bonus_token(
+        "production", "3HIT", "3ASG")
     bonus = Action(Kind.BONUS, "3ASG", "AWORKER", "3HIT", amount=Decimal("1.50"))
-    with Ledger(tmp_path / "l.sqlite", canonical_environment(spellings[0]), "w1") as ledger:
-        ledger.record(bonus, "done")
-        key = ledger.key(bonus)
-    with Ledger(tmp_path / "l.sqlite", canonical_environment(spellings[1]), "w1") as ledger:
-        assert ledger.key(bonus) == key and ledger.entries()[key].status == "done"
-    with Ledger(tmp_path / "l.sqlite", canonical_environment("https://mturk-requester.us-east-1.amazonaws.com"), "w1") as ledger:
-        assert ledger.environment == "production" and ledger.entries() == {}
+
+    def ledger(environment: str):
+        return open_ledger(tmp_path / "l.sqlite", panel="MTurk", environment=canonical_environment(environment),
+                           tasks=["3HIT"])
+
+    with ledger(spellings[0]) as book:
+        book.record(bonus, "done")
+        key = book.key(bonus)
+    with ledger(spellings[1]) as book:
+        assert book.key(bonus) == key and book.entries()[key].status == "done"
+    with ledger("https://mturk-requester.us-east-1.amazonaws.com") as book:
+        assert book.environment == "production" and book.entries() == {}

@@ -20,7 +20,8 @@ from apply_support import (
 )
 from typer.testing import CliRunner
 
-from bridge.apply import Ledger, plan_actions
+from bridge.apply import plan_actions
+from bridge.ledger import open_ledger
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.cost import plan_cost
@@ -100,7 +101,7 @@ def test_dry_run_sends_nothing(wave: Path, emu):
     result = run("close-out", wave, *NOW_ARG)
     assert result.exit_code == 0, result.output
     assert sum(emu.calls.values()) == calls
-    assert not (wave.parent / "out" / "sample-wave-1-reconciliation.ledger.sqlite").exists()
+    assert not list((wave.parent / "out").glob("*.ledger.sqlite"))
 
 
 def test_demo_applies_the_sample_wave_in_the_emulator(tmp_path: Path):
@@ -129,7 +130,8 @@ def test_the_same_wave_on_another_emulator_port_has_the_same_ledger_keys_and_tok
     assert again.exit_code == 0, again.output
     assert "Nothing to send" in again.output and sum(second.calls[op] for op in MONEY_OPS) == 0
     ledger_path = load_config(config).ledger_path
-    with Ledger(ledger_path, "local", "sample-wave-1") as ledger:
+    tasks = list(plan_for(config, tmp_path).tasks)
+    with open_ledger(ledger_path, panel="mturk", environment="local", tasks=tasks) as ledger:
         assert len(ledger.entries()) == 37 + 5 + 29
 
     # Without the ledger, the second emulator gets the very same bonus tokens.

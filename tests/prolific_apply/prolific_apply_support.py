@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 from bridge.actions import Action, Kind
 from bridge.emulator.base import Fault, Faults
+from bridge.ledger import open_ledger
 from bridge.panels.prolific.adapter import ProlificMarketplace, connect
 from bridge.panels.prolific.emulator import ProlificEmulator
 from bridge.panels.prolific.http import ProlificHttp
@@ -99,6 +100,12 @@ class FaultyEmulator(ProlificEmulator):
         if "loop" in self.quirks and links["next"]["href"] is None:
             links["next"] = {"href": links["self"]["href"], "title": "Next"}
         return {**answer, "results": results, "_links": links}
+
+
+def ledger_at(path, market: ProlificMarketplace, wave: str = "wave-1", **kwargs):
+    """The ledger at `path` for the market's study, as an apply opens it."""
+    return open_ledger(path, panel=market.panel, environment=market.environment, tasks=[market.study_id], wave=wave,
+                       **kwargs)
 
 
 def fast_http(url: str, token: str = TOKEN, **kwargs) -> ProlificHttp:

@@ -13,17 +13,17 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from prolific_apply_support import TOKEN, bonuses, fast_http, market_for, seed
+from prolific_apply_support import TOKEN, bonuses, fast_http, ledger_at, market_for, seed
 
 from bridge.apply.executor import Executor
-from bridge.apply.ledger import Ledger
 from bridge.emulator.base import Fault
+from bridge.ledger import open_ledger
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def run(market, ledger_path, actions):
-    with Ledger(ledger_path, market.environment, "wave-1") as ledger:
+    with ledger_at(ledger_path, market) as ledger:
         Executor(market, ledger).run(actions)
         return {e.submission_id: e for e in ledger.entries().values()}
 
@@ -97,7 +97,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from bridge.actions import Action, Kind
 from bridge.apply.executor import Executor
-from bridge.apply.ledger import Ledger
+from bridge.ledger import open_ledger
 from bridge.panels.prolific import adapter
 from bridge.panels.prolific.http import ProlificHttp
 
@@ -115,7 +115,7 @@ settings = SimpleNamespace(prolific=SimpleNamespace(study_id=cfg["study"], csv=N
 market = adapter.connect(settings, {"PROLIFIC_API_TOKEN": cfg["token"]}, settle_seconds=3, poll_first=0.05,
                          http=ProlificHttp(cfg["url"], cfg["token"], backoff=0.001))
 actions = [Action(Kind.BONUS, s, p, cfg["study"], amount=Decimal(a), text="performance") for s, p, a in cfg["bonuses"]]
-with Ledger(cfg["ledger"], market.environment, "wave-1") as ledger:
+with open_ledger(cfg["ledger"], panel="prolific", environment=market.environment, tasks=[cfg["study"]]) as ledger:
     Executor(market, ledger).run(actions)
 '''
 
@@ -137,7 +137,7 @@ def test_a_process_killed_during_the_pay_resumes_without_paying_anyone_twice(emu
 
     killed = _child(tmp_path, cfg)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    with Ledger(ledger, "local", "wave-1") as book:
+    with open_ledger(ledger, panel="prolific", environment="local", tasks=[study]) as book:
         entries = list(book.entries().values())
     # The first set-up of 200 was recorded pending with its bulk bonus id, then paid; the
     # rest was never reached.
@@ -147,7 +147,7 @@ def test_a_process_killed_during_the_pay_resumes_without_paying_anyone_twice(emu
 
     resumed = _child(tmp_path, {**cfg, "kill": False})
     assert resumed.returncode == 0, resumed.stderr
-    with Ledger(ledger, "local", "wave-1") as book:
+    with open_ledger(ledger, panel="prolific", environment="local", tasks=[study]) as book:
         entries = {e.submission_id: e for e in book.entries().values()}
     assert len(entries) == 250 and {e.status for e in entries.values()} == {"done"}
     assert emu.calls["pay-bonus-payments"] == 2  # the killed run's one, and one for the other 50

@@ -14,6 +14,7 @@ from prolific_apply_support import (
     REJECTION,
     approvals,
     bonuses,
+    ledger_at,
     market_for,
     pid,
     seed,
@@ -22,7 +23,6 @@ from prolific_apply_support import (
 
 from bridge.actions import Action, Kind
 from bridge.apply.executor import Executor
-from bridge.apply.ledger import Ledger
 from bridge.emulator.base import Fault
 from bridge.errors import InputError
 from bridge.market import BatchRefused, Outcome
@@ -32,9 +32,9 @@ from bridge.panels.prolific.adapter import connect
 MONEY = ("bulk-approve-submissions", "transition-submission", "create-bonus-payments", "pay-bonus-payments")
 
 
-def run(market, tmp_path, actions, wave="wave-1", kind=None):
+def run(market, tmp_path, actions, kind=None):
     """Run the executor; the ledger's entries (of one kind, if given) by submission id (grants: group:participant)."""
-    with Ledger(tmp_path / "ledger.sqlite", market.environment, wave) as ledger:
+    with ledger_at(tmp_path / "ledger.sqlite", market) as ledger:
         Executor(market, ledger).run(actions)
         entries = [e for e in ledger.entries().values() if kind is None or e.kind == kind]
     out = {e.submission_id or f"{e.group_id}:{e.participant_id}": e for e in entries}

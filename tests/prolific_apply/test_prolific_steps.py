@@ -12,12 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import load_workbook
-from prolific_apply_support import ENV, TOKEN, bonuses, market_for, pid, seed
+from prolific_apply_support import ENV, TOKEN, bonuses, ledger_at, market_for, pid, seed
 from typer.testing import CliRunner
 
 from bridge.actions import Action, Kind
 from bridge.apply.executor import Executor
-from bridge.apply.ledger import Ledger
 from bridge.cli import app
 from bridge.config import load_config
 from bridge.emulator.base import Fault
@@ -31,7 +30,7 @@ NOW_ARG = ["--now", "2026-11-21T12:00:00Z"]
 
 
 def run(market, tmp_path, actions):
-    with Ledger(tmp_path / "ledger.sqlite", market.environment, "wave-1") as ledger:
+    with ledger_at(tmp_path / "ledger.sqlite", market) as ledger:
         Executor(market, ledger).run(actions)
         return {f"{e.kind}:{e.submission_id or e.participant_id}": e for e in ledger.entries().values()}
 
@@ -59,7 +58,7 @@ def test_an_override_half_done_by_a_crash_is_finished(emu, tmp_path):
         emu.state.submissions[returned].status = "RETURNED"  # meanwhile returned by the participant
     market = market_for(emu, study)
     actions = [Action(Kind.OVERRIDE, sub, pid(0), study), Action(Kind.OVERRIDE, returned, pid(1), study)]
-    with Ledger(tmp_path / "ledger.sqlite", market.environment, "wave-1") as ledger:
+    with ledger_at(tmp_path / "ledger.sqlite", market) as ledger:
         ledger.pending(actions)
 
     entries = run(market, tmp_path, actions)
@@ -158,6 +157,9 @@ def study_against(emu, folder: Path, extra: str) -> Path:
     text = text.replace('prev_worker = "6543aaaa0000000000000001"', f'prev_worker = "{prev}"')
     text = text.replace('eligible_worker = "6543bbbb0000000000000002"',
                         f'eligible_worker = "{eligible}"\nrevoke_eligible_on_flag = true')
+    # A fresh emulator nobody else applies to: the sample's submission approved by hand needs
+    # no settle window before its bonus (SPEC 13's window is tested in tests/ledger).
+    text += "\n[safety]\nsettle_minutes = 0\n"
     config = folder / "study.toml"
     config.write_text(text + extra)
     return config

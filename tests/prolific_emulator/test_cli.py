@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -50,6 +51,36 @@ def _workspace(url: str) -> str:
     return answer.json()["results"][0]["id"]
 
 
+def test_the_pay_delay_holds_back_what_the_submissions_show(tmp_path):
+    """`--prolific-pay-delay`: a bulk approval and a bonus payment are accepted at once and
+    show on the submission (status, bonus_payments) only that many seconds later (SPEC 13)."""
+    study = "58b2a2055bb55bcbb37d2f2a"
+    export = REPO / "sample_data" / "prolific" / f"prolific_export_{study}.csv"
+    proc = _start("--seed-prolific", f"{study}={export}", "--prolific-pay-delay", "2")
+    try:
+        url = _prolific_url(proc)
+        auth = {"Authorization": "Token test-token"}
+        listed = requests.get(f"{url}/api/v1/submissions/", params={"study": study}, headers=auth, timeout=10)
+        sub = next(s["id"] for s in listed.json()["results"] if s["status"] == "AWAITING REVIEW")
+        start = time.monotonic()
+        assert requests.post(f"{url}/api/v1/submissions/bulk-approve/", json={"submission_ids": [sub]},
+                             headers=auth, timeout=10).status_code == 200
+        bonus = requests.post(f"{url}/api/v1/submissions/bonus-payments/", headers=auth, timeout=10,
+                              json={"study_id": study, "csv_bonuses": f"{sub},0.75\n"}).json()["id"]
+        assert requests.post(f"{url}/api/v1/bulk-bonus-payments/{bonus}/pay/", headers=auth,
+                             timeout=10).status_code == 202
+
+        def shown() -> tuple[str, list]:
+            item = requests.get(f"{url}/api/v1/submissions/{sub}/", headers=auth, timeout=10).json()
+            return item["status"], item["bonus_payments"]
+
+        assert shown() == ("AWAITING REVIEW", []) and time.monotonic() - start < 2
+        time.sleep(max(0.0, 2.1 - (time.monotonic() - start)))
+        assert shown() == ("APPROVED", [75])
+    finally:
+        _stop(proc)
+
+
 def test_fault_flags_apply_to_prolific():
     proc = _start("--fail-rate", "1")
     try:
@@ -65,6 +96,8 @@ def test_bad_prolific_options_are_one_message():
         (["--prolific-workspace-balance", "lots"], "--prolific-workspace-balance 'lots' is not an amount"),
         (["--seed-prolific", "no-equals-sign"], "--seed-prolific 'no-equals-sign' is not STUDY_ID=EXPORT.csv"),
         (["--seed-prolific", "6543f00dc0ffee0123456789=/nonexistent.csv"], "does not exist"),
+        (["--prolific-pay-delay", "-1"], "--prolific-pay-delay -1.0 must be a number of seconds, 0 or more"),
+        (["--prolific-pay-delay", "inf"], "--prolific-pay-delay inf must be a number of seconds, 0 or more"),
     ]:
         proc = subprocess.run([sys.executable, "-m", "bridge", "emulator", *args], cwd=REPO,
                               capture_output=True, text=True, timeout=30)

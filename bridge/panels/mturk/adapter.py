@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +34,7 @@ from bridge.models import State
 from bridge.money import fmt
 from bridge.netloc import is_local_endpoint
 from bridge.panels.mturk.api import ENDPOINTS, describe_environment, make_mturk_client
+from bridge.panels.mturk.compensation import compensation_question
 from bridge.panels.mturk.words import STATES
 
 DEFAULT_WORKERS = 8
@@ -78,14 +78,15 @@ def canonical_environment(environment: str) -> str:
     return f"{scheme}://{netloc}{path}"
 
 
-def bonus_token(environment: str, wave: str, assignment_id: str) -> str:
+def bonus_token(environment: str, hit_id: str, assignment_id: str) -> str:
     """SendBonus's UniqueRequestToken: the same bonus always carries the same token.
 
-    64 hex characters, the model's maximum length. The environment is taken in its
-    canonical spelling, so an emulator on another port or `localhost` for `127.0.0.1`
-    gives the same token.
+    64 hex characters, the model's maximum length, from the environment, the assignment's
+    HIT and the assignment (never the wave's name: a renamed wave sends the same token).
+    The environment is taken in its canonical spelling, so an emulator on another port or
+    `localhost` for `127.0.0.1` gives the same token.
     """
-    return bonus_key(canonical_environment(environment), wave, [assignment_id])
+    return bonus_key(canonical_environment(environment), hit_id, [assignment_id])
 
 
 def _error(exc: Exception) -> MarketplaceError:
@@ -130,9 +131,6 @@ COMPENSATION_LIFETIME = 14 * 24 * 3600
 COMPENSATION_DURATION = 3600
 COMPENSATION_AUTO_APPROVAL = 3600
 _PAST = datetime(2015, 1, 1, tzinfo=timezone.utc)  # UpdateExpirationForHIT: a past time expires the HIT now
-HTML_QUESTION_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd"
-_SUBMIT = {"sandbox": "https://workersandbox.mturk.com/mturk/externalSubmit"}
-_SUBMIT_DEFAULT = "https://www.mturk.com/mturk/externalSubmit"
 WORDS = Words(status={State.PENDING: "Submitted", State.APPROVED: "Approved", State.REJECTED: "Rejected"},
               submission="assignment", group="qualification", state_check="checked with GetAssignment",
               paid_check="found by ListBonusPayments")
@@ -153,6 +151,7 @@ class MTurkMarketplace:
     batch: dict = {Kind.NOTIFY: NOTIFY_BATCH}  # otherwise one item per call
     pay_repeats = False  # a repeated UniqueRequestToken is refused by MTurk itself
     settle_seconds = 0.0  # ListBonusPayments shows a bonus as soon as SendBonus answers
+    payments_show_late = False
 
     def __init__(self, make_client: Callable[[], Any], environment: str, *, workers: int = DEFAULT_WORKERS,
                  make_once_client: Callable[[], Any] | None = None):
@@ -450,27 +449,6 @@ def not_held(exc: MarketplaceError) -> bool:
     """DisassociateQualificationFromWorker of a qualification the worker does not hold."""
     return exc.service_code == "AWS.MechanicalTurk.QualificationDoesNotExist" or \
         "requested a Qualification that does not exist" in exc.message
-
-
-def compensation_question(title: str, description: str, environment: str) -> str:
-    """The compensation HIT's page: an HTMLQuestion with one button that submits it. The
-    form posts to MTurk's externalSubmit (the sandbox's for the sandbox), or to the
-    `turkSubmitTo` MTurk passes in the page's URL."""
-    action = _SUBMIT.get(environment, _SUBMIT_DEFAULT)
-    html = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'/><title>{t}</title></head><body>"
-        "<form name='mturk_form' method='post' id='mturk_form' action='{a}'>"
-        "<input type='hidden' value='' name='assignmentId' id='assignmentId'/>"
-        "<input type='hidden' value='received' name='compensation'/>"
-        "<h1>{t}</h1><p>{d}</p>"
-        "<p><input type='submit' id='submitButton' value='Submit to be paid'/></p></form>"
-        "<script>var q=new URLSearchParams(window.location.search);"
-        "document.getElementById('assignmentId').value=q.get('assignmentId')||'';"
-        "if(q.get('turkSubmitTo')){{document.getElementById('mturk_form').action=q.get('turkSubmitTo')+"
-        "'/mturk/externalSubmit';}}</script></body></html>"
-    ).format(t=escape(title), d=escape(description), a=action)
-    return (f'<HTMLQuestion xmlns="{HTML_QUESTION_NS}"><HTMLContent><![CDATA[{html}]]></HTMLContent>'
-            "<FrameHeight>0</FrameHeight></HTMLQuestion>")
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ class ProlificMarketplace:
     workers = {Kind.APPROVE: 1, Kind.BONUS: 1, Kind.REJECT: 4, Kind.GRANT: 1, Kind.OVERRIDE: 1, Kind.REVOKE: 1,
                Kind.NOTIFY: 1}
     pay_repeats = True  # every pay call pays again (FACTS 1.8)
+    payments_show_late = True  # paid "in the following minutes" (FACTS 1.8); bulk approval is asynchronous (1.7)
 
     def __init__(self, http: ProlificHttp, study_id: str, *, environment: str, workspace_id: str | None = None,
                  settle_seconds: float = SETTLE_SECONDS, confirm_seconds: float = CONFIRM_SECONDS,
