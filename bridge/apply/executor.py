@@ -57,6 +57,9 @@ class Outcomes:
 
     attempted: int = 0
     results: dict[str, Result] = field(default_factory=dict)  # key -> (status, detail)
+    # Keys settled `done` without this run sending them: the panel already showed them done
+    # (another run, another machine, a person by hand): never counted as sent this run.
+    found: set[str] = field(default_factory=set)
 
     def count(self, status: str) -> int:
         return sum(s == status for s, _ in self.results.values())
@@ -72,6 +75,7 @@ class Executor:
         self.market = market
         self.ledger = ledger
         self.progress = progress
+        self.found: set[str] = set()  # keys found already done on the panel (see Outcomes.found)
 
     def todo(self, actions: Iterable[Action]) -> list[Action]:
         """The actions not yet final (done or skipped) in the ledger."""
@@ -99,7 +103,39 @@ class Executor:
                 batch = [a for a in todo if a.kind in stage]
                 if batch:
                     self._run_jobs(pool, self._stage_jobs(stage, batch, actions, was_pending, finished), finished)
+        outcome.found = set(self.found)
         return outcome
+
+    def settle_done(self, actions: list[Action]) -> dict[Action, Result]:
+        """Before anything is sent: read what the panel already shows done for the actions
+        not final in the ledger (approvals and rejections by state, bonuses of work the
+        panel shows approved by what it shows paid) and record those `done`, found. Only
+        on a panel that reads states a study at a time (`states_in_bulk`); elsewhere the
+        run finds them as it goes. Errors leave the rest to the run."""
+        if not getattr(self.market, "states_in_bulk", False):
+            return {}
+        todo = self.todo(actions)
+        changes = [a for a in todo if a.kind in _TARGET]
+        out: dict[Action, Result] = {}
+        try:
+            states = self.market.states(changes) if changes else {}
+        except MarketplaceError:
+            return out
+        for a in changes:
+            state = states.get(a.submission_id)
+            if state is _TARGET[a.kind]:
+                out[a] = self._by_state(a, state, "found before sending")
+        # Bonuses of work found approved, or approved before this plan (no approval to send).
+        approved = {a.submission_id for a in changes if states.get(a.submission_id) is State.APPROVED}
+        planned = {a.submission_id for a in changes}
+        bonuses = [a for a in todo if a.kind is Kind.BONUS
+                   and (a.submission_id in approved or a.submission_id not in planned)]
+        if bonuses:
+            paid, _ = self._paid(bonuses)
+            for a in bonuses:
+                if a.submission_id in paid:
+                    out[a] = self._settle_paid(a, paid[a.submission_id], "found before sending", found=True)
+        return out
 
     def _stage_jobs(self, stage: tuple[Kind, ...], batch: list[Action], actions: list[Action],
                     was_pending: dict[str, Entry], finished: Callable[[dict[Action, Result]], None]):
@@ -142,8 +178,12 @@ class Executor:
                 f.cancel()
             raise
 
-    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> Result:
+    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "",
+               found: bool = False) -> Result:
+        """Record an outcome in the ledger; `found`: done on the panel without this run sending it."""
         self.ledger.record(action, status, request_id=request_id, detail=detail)
+        if found and status == DONE:
+            self.found.add(self.ledger.key(action))
         return status, detail
 
     def _guarded(self, batch: list[Action], job: Callable[[], dict[Action, Result]]) -> dict[Action, Result]:
@@ -192,7 +232,7 @@ class Executor:
         panel, words = self.market.panel, self.market.words
         if state is _TARGET[action.kind]:
             return self.record(action, DONE, detail=f"already {words.of(state)} on {panel} ({why}; "
-                                                     f"{words.state_check})")
+                                                     f"{words.state_check})", found=True)
         if state not in _FROM.get(action.kind, (State.PENDING,)):
             return self.record(action, SKIPPED, detail=f"{words.of(state)} on {panel}; not {_DONE_WORD[action.kind]}")
         return None
@@ -242,7 +282,7 @@ class Executor:
         unknown = [a for a in batch if (e := was_pending.get(self.ledger.key(a))) is not None and e.batch_id
                    and self.market.pay_repeats]
         if unknown:  # paid before a crash? only what the panel shows settles it
-            finished(self._settle_unknown(unknown, "the pay's answer was lost in an earlier run"))
+            finished(self._settle_unknown(unknown, "the pay's answer was lost in an earlier run", ours=False))
         rest = [a for a in batch if a not in unknown]
         if not rest:
             return []
@@ -253,7 +293,7 @@ class Executor:
         for a in rest:
             change = status_of.get(a.submission_id)
             if a.submission_id in paid:
-                settled[a] = self._settle_paid(a, paid[a.submission_id], self.market.words.paid_check)
+                settled[a] = self._settle_paid(a, paid[a.submission_id], self.market.words.paid_check, found=True)
             elif a.submission_id in unlisted:
                 settled[a] = self.record(a, FAILED, detail=f"not sent: could not read what {self.market.panel} "
                                                             f"already paid ({unlisted[a.submission_id]})")
@@ -300,14 +340,15 @@ class Executor:
                 out[a] = self.record(a, FAILED, detail=reply.detail)
         if unknown:
             out.update(self._settle_unknown(unknown, f"the pay's answer was lost ({replies[unknown[0].submission_id].detail})"
-                                            if unknown[0].submission_id in replies else "the pay's answer was lost"))
+                                            if unknown[0].submission_id in replies else "the pay's answer was lost",
+                                            ours=True))
         return out
 
-    def _settle_unknown(self, actions: list[Action], why: str) -> dict[Action, Result]:
+    def _settle_unknown(self, actions: list[Action], why: str, *, ours: bool) -> dict[Action, Result]:
         """A pay whose outcome is unknown: settled by what the panel shows paid, read again
         for `settle_seconds` (payments may show up late). What never shows is `failed`
         where a repeat is refused by the panel (sent again next run), and otherwise stays
-        `pending`, for a person: never paid again by this tool."""
+        `pending`, for a person: never paid again by this tool. `ours`: this run sent the pay."""
         deadline = time.monotonic() + self.market.settle_seconds
         wait = 0.2
         left = list(actions)
@@ -315,7 +356,7 @@ class Executor:
         while True:
             paid, _ = self._paid(left)
             for a in [a for a in left if a.submission_id in paid]:
-                out[a] = self._settle_paid(a, paid[a.submission_id], why)
+                out[a] = self._settle_paid(a, paid[a.submission_id], why, found=not ours)
                 left.remove(a)
             if not left or time.monotonic() + wait > deadline:
                 break
@@ -332,7 +373,7 @@ class Executor:
                 out[a] = self.record(a, FAILED, detail=f"not shown as paid after {why}; sent again next run")
         return out
 
-    def _settle_paid(self, action: Action, paid: list[Decimal], how: str) -> Result:
+    def _settle_paid(self, action: Action, paid: list[Decimal], how: str, *, found: bool) -> Result:
         """A bonus the panel already shows on the submission: done when one payment is the
         plan's amount; otherwise never sent automatically, left for a person (failed), with
         what the panel paid as its amount."""
@@ -341,7 +382,7 @@ class Executor:
             others.remove(action.amount)
             extra = (f"; also paid on this {self.market.words.submission}: {', '.join(fmt(a) for a in others)}"
                      if others else "")
-            return self.record(action, DONE, detail=f"already paid {fmt(action.amount)} ({how}){extra}")
+            return self.record(action, DONE, detail=f"already paid {fmt(action.amount)} ({how}){extra}", found=found)
         total = sum(paid, Decimal("0.00"))
         what = (f"a bonus of {fmt(total)} was" if len(paid) == 1
                 else f"bonuses of {' + '.join(fmt(a) for a in paid)} = {fmt(total)} were")

@@ -42,8 +42,9 @@ class Sender(Protocol):
     market: Marketplace
     ledger: Ledger
 
-    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "") -> Result:
-        """Record an outcome in the ledger; returns it."""
+    def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "",
+               found: bool = False) -> Result:
+        """Record an outcome in the ledger; returns it. `found`: done without this run sending it."""
 
     def job(self, batch: list[Action], send: Send) -> Callable[[], dict[Action, Result]]:
         """A job that sends `batch` with `send`, every error placed on its actions."""
@@ -76,7 +77,7 @@ def revoke_jobs(ex: Sender, batch: list[Action], finished: Finished):
             finished({a: ex.record(a, FAILED, detail=f"not sent: could not list who holds {word} {group} ({exc})")
                       for a in items})
             continue
-        finished({a: ex.record(a, DONE, detail="did not hold it: nothing to revoke")
+        finished({a: ex.record(a, DONE, detail="did not hold it: nothing to revoke", found=True)
                   for a in items if a.participant_id not in holders})
         held = [a for a in items if a.participant_id in holders]
         jobs += [(Kind.REVOKE, ex.job(chunk, partial(_revoke, ex, group)))

@@ -145,6 +145,7 @@ class MTurkMarketplace:
     words = WORDS
     batch: dict = {Kind.NOTIFY: NOTIFY_BATCH}  # otherwise one item per call
     pay_repeats = False  # a repeated UniqueRequestToken is refused by MTurk itself
+    states_in_bulk = False  # GetAssignment, one call per assignment
     settle_seconds = 0.0  # ListBonusPayments shows a bonus as soon as SendBonus answers
 
     def __init__(self, make_client: Callable[[], Any], environment: str, *, workers: int = DEFAULT_WORKERS,

@@ -72,6 +72,7 @@ class ProlificMarketplace:
     workers = {Kind.APPROVE: 1, Kind.BONUS: 1, Kind.REJECT: 4, Kind.GRANT: 1, Kind.OVERRIDE: 1, Kind.REVOKE: 1,
                Kind.NOTIFY: 1}
     pay_repeats = True  # every pay call pays again (FACTS 1.8)
+    states_in_bulk = True  # the study's submissions, listed a page of many at a time
 
     def __init__(self, http: ProlificHttp, study_id: str, *, environment: str, workspace_id: str | None = None,
                  settle_seconds: float = SETTLE_SECONDS, confirm_seconds: float = CONFIRM_SECONDS,
