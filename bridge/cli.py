@@ -141,7 +141,28 @@ def print_summary(console: Console, closeout) -> None:
         console.print(f"Responses for analysis: {closeout.analysis}")
 
 
-@app.command("close-out")
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"survey-bridge {version('survey-bridge')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("survey-bridge (not installed: version unknown)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Close out a wave of crowd work (Prolific or MTurk) recruited into a Qualtrics survey: match, decide, pay
+    once, reconcile."""
+
+
+# Short help: the command list shows each in full (click cuts a longer one with "...").
+@app.command("close-out", short_help="Match, decide, write the workbook (a dry run unless --apply).")
 @handles_errors
 def close_out_cmd(
     config: Path = typer.Argument(..., help="The wave's TOML config (copy templates/study.toml for a Prolific "
@@ -163,7 +184,7 @@ def close_out_cmd(
         _apply(console, settings, result.plan, result.workbook, yes)
 
 
-@app.command("apply")
+@app.command("apply", short_help="Apply the Decisions sheet as a person edited it.")
 @handles_errors
 def apply_cmd(
     workbook: Path = typer.Argument(..., help="The wave's workbook, with the Decisions sheet as a person edited it."),
@@ -290,7 +311,7 @@ def _progress_bar(console: Console):
             bar.stop()
 
 
-@app.command()
+@app.command(short_help="A sample wave end to end against the emulators, offline.")
 @handles_errors
 def demo(
     platform: str = typer.Option("mturk", help="Which sample to run: mturk (the sample wave) or prolific (the "
@@ -322,7 +343,7 @@ def demo(
     run.applied.raise_for_failures()
 
 
-@app.command()
+@app.command(short_help="Serve the MTurk, Qualtrics and Prolific emulators locally.")
 @handles_errors
 def emulator(
     port: int = typer.Option(0, help="Port on 127.0.0.1 for the MTurk emulator (0: any free port)."),

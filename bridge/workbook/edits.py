@@ -26,6 +26,7 @@ already has paid.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Collection, Mapping
@@ -121,10 +122,16 @@ def same(column: str, a: object, b: object) -> bool:
 
 def written_cells(cells: Mapping[str, object]) -> dict[str, object] | None:
     """A row's editable cells as the tool wrote them (its `AsWritten` cell); None without
-    the column, or when a person damaged it."""
+    the column, or when a person damaged it. Do not change what it returns: many rows
+    written alike share one answer."""
     text = cells.get(AS_WRITTEN)
     if not isinstance(text, str):
         return None
+    return _parsed(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> dict[str, object] | None:
     try:
         data = json.loads(text)
     except ValueError:
@@ -139,7 +146,21 @@ def plan_cells(d: SubmissionDecision) -> dict[str, object]:
 
 
 def changed_cells(cells: Mapping[str, object], against: Mapping[str, object]) -> list[str]:
-    return [c for c in EDITABLE if not same(c, cells.get(c), against.get(c))]
+    """The editable cells whose values say otherwise than `against`'s (`same`)."""
+    return [c for c in EDITABLE if not _alike(c, cells.get(c), against.get(c))]
+
+
+def _alike(column: str, a: object, b: object) -> bool:
+    """`same`, with the common cases first: equal values, a bonus cell read as the number
+    the tool wrote as text."""
+    if a == b:
+        return True
+    if isinstance(a, (float, int)) and not isinstance(a, bool) and isinstance(b, str) and column == "Bonus":
+        try:
+            return f"{a:.2f}" == b and abs(a - float(b)) < 1e-9
+        except ValueError:
+            return False
+    return same(column, a, b)
 
 
 def formula_problems(number: int, cells: Mapping[str, object]) -> list[str]:
@@ -215,7 +236,11 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
                 written=tool_cells(d) if keep else d.written))
         else:
             decisions.append(d)
-    new_plan = dataclasses.replace(plan, decisions=decisions, qualifications=qualifications_for(decisions, settings))
+    # Groups follow decisions and reasons: a bonus or a message edited leaves them as planned.
+    regroup = absent or any(e.decision is not by_id[sid].decision or e.reasons != by_id[sid].reasons
+                            for sid, e in edited.items())
+    new_plan = dataclasses.replace(plan, decisions=decisions, qualifications=qualifications_for(decisions, settings)
+                                   if regroup else plan.qualifications)
     new_plan.warnings = plan_warnings(new_plan, settings, plan.now)
     return EditedPlan(new_plan, changes, len(absent), since)
 

@@ -30,12 +30,13 @@ from pathlib import Path
 from bridge.config import Settings
 from bridge.errors import InputError, SafetyRefusal
 from bridge.files import guard_output, write_atomically
-from bridge.models import Plan
+from bridge.models import Plan, SubmissionDecision
+from bridge.money import to_cents
 from bridge.workbook.edits import (EditedPlan, EditsRefused, apply_edits, cell_text, changed_cells,
                                    formula_problems, plan_cells, written_cells)
 from bridge.workbook.sheet import Read, digest_of, file_digest, read_sheet_columns
 from bridge.workbook.stamp import read_stamp
-from bridge.workbook.write import AS_WRITTEN, CREATOR, EDITABLE, SHEETS, restore
+from bridge.workbook.write import AS_WRITTEN, CREATOR, EDITABLE, SHEETS, restore, safe
 
 _CORE = "docProps/core.xml"
 
@@ -110,7 +111,9 @@ def find_edits(path: Path, plan: Plan, *, read_untouched: bool = False, every_ro
     column, from the plan) or when it shows otherwise than the plan. Problems named by row:
     editable cells holding a formula, rows without an id, two rows with one id, edited rows
     (with `every_row`, any row) whose submission is not in the plan; rows the tool wrote that
-    are gone from the sheet are `deleted`.
+    are gone from the sheet are `deleted`. `every_row` (apply, which applies the sheet as it
+    shows) also keeps the rows that show otherwise than the plan and reads the participant
+    column to check it; the close-out carries only edits over, and reads less.
     Raises InputError for a file that cannot be read as a workbook."""
     path = Path(path)
     cols = plan.terms.columns
@@ -128,12 +131,14 @@ def find_edits(path: Path, plan: Plan, *, read_untouched: bool = False, every_ro
                 rows = iter(stamp.edits)
                 read.header = [id_col, "Decision", "Bonus", "Feedback"]
             else:
-                rows = read_sheet_columns(handle, "Decisions", {id_col, who_col, *EDITABLE, AS_WRITTEN}, read)
+                wanted = {id_col, *EDITABLE, AS_WRITTEN} | ({who_col} if every_row else set())
+                rows = read_sheet_columns(handle, "Decisions", wanted, read)
             word = plan.terms.submission_word
             first_row: dict[str, int] = {}
             for number, cells in rows:
                 sid = restore(cell_text(cells.get(id_col)))
-                found.problems += formula_problems(number, cells)
+                if number in read.formula_rows:
+                    found.problems += formula_problems(number, cells)
                 if not sid:
                     if any(c in cells for c in EDITABLE):
                         found.problems.append(f"row {number}: no {id_col} (a row must keep its id)")
@@ -145,7 +150,7 @@ def find_edits(path: Path, plan: Plan, *, read_untouched: bool = False, every_ro
                 found.seen.add(sid)
                 d = by_id.get(sid)
                 written = written_cells(cells)
-                now = plan_cells(d) if d is not None else None
+                now = plan_cells(d) if d is not None and written is None else None
                 edited = changed_cells(cells, written if written is not None else now or {})
                 if d is None:
                     if every_row:
@@ -156,7 +161,12 @@ def find_edits(path: Path, plan: Plan, *, read_untouched: bool = False, every_ro
                             f"row {number}: {word} {sid} was edited ({', '.join(edited)}) but is no longer in the "
                             f"wave as read now (gone from the {plan.terms.panel} export?)")
                     continue
-                differs = bool(changed_cells(cells, now))
+                if not every_row:
+                    differs = False
+                elif written is not None and not edited:  # as written: does the plan still say that?
+                    differs = not _says(written, d)
+                else:
+                    differs = bool(changed_cells(cells, now or plan_cells(d)))
                 if edited or differs:
                     found.rows.append(Row(number, sid, cells, edited, differs))
             _check_header(path, read.header, id_col)
@@ -172,6 +182,14 @@ def find_edits(path: Path, plan: Plan, *, read_untouched: bool = False, every_ro
         found.deleted = [(i + 2, sid) for i, sid in enumerate(stamp.ids) if sid not in found.seen and sid in by_id]
         found.new = {sid for sid in by_id if sid not in written_ids and sid not in found.seen}
     return found
+
+
+def _says(written: dict[str, object], d: SubmissionDecision) -> bool:
+    """The cells as written (`AsWritten`) are the decision's (`shown_cells`, without its cost)."""
+    bonus = d.bonus if d.bonus is None or d.bonus.as_tuple().exponent == -2 else to_cents(d.bonus)
+    return (written.get("Decision") == d.decision.value and written.get("Bonus") == (None if bonus is None else str(bonus))
+            and written.get("Feedback") == safe(d.feedback)
+            and written.get("RejectionCategory") == (d.rejection_category or None))
 
 
 def _check_header(path: Path, header: list[str], id_col: str) -> None:
@@ -238,7 +256,7 @@ def unapplied_edits(path: Path, applied: Plan, first: Found) -> list[str]:
     try:
         if file_digest(path) == first.digest:
             return []
-        now = find_edits(path, applied, read_untouched=True)
+        now = find_edits(path, applied, read_untouched=True, every_row=True)
     except (InputError, OSError):
         return [f"{path} cannot be read back (saved while apply ran?)"]
     word = applied.terms.submission_word

@@ -56,6 +56,7 @@ class Unusual(Exception):
 class Read:
     digest: str = ""  # sha256 of the file read
     header: list[str] = field(default_factory=list)
+    formula_rows: set[int] = field(default_factory=set)  # rows with a formula in a wanted column
 
 
 def _text(raw: bytes) -> str:
@@ -194,7 +195,7 @@ def _rows(package: zipfile.ZipFile, part: str, wanted: Collection[str], read: Re
                 _check(piece)
                 checked = True
             row: dict[str, object] = {}
-            number = 0
+            at = b""  # the row's number as written in the references (compared as bytes: cheaper)
             for letter, r, attrs, text, v, inner in cells.findall(piece):
                 if text:
                     value: object = text.decode("utf-8")
@@ -202,18 +203,19 @@ def _rows(package: zipfile.ZipFile, part: str, wanted: Collection[str], read: Re
                     value = _plain(attrs, v, shared)
                 elif inner:
                     value = _value(attrs, inner, shared)
+                    if isinstance(value, Formula):
+                        read.formula_rows.add(int(r))
                 else:
                     continue
                 if value == "":
                     continue
-                at = int(r)
-                if at != number:
+                if r != at:
                     if row:
-                        yield number, row
-                    row, number = {}, at
+                        yield int(at), row
+                    row, at = {}, r
                 row[names[letter]] = value
             if row:
-                yield number, row
+                yield int(at), row
             if not chunk:
                 return
 
@@ -259,6 +261,7 @@ def _openpyxl_rows(handle: IO[bytes], sheet: str, wanted: set[str], read: Read
                 value = values[i] if i < len(values) else None
                 if isinstance(value, str) and value.startswith("="):
                     value = Formula(value[1:])
+                    read.formula_rows.add(number)
                 if value is not None and value != "":
                     row[name] = value
             if row:

@@ -14,7 +14,6 @@ place, so a failure never leaves half a workbook.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import statistics
 import unicodedata
@@ -229,8 +228,13 @@ def as_written(cells: dict[str, object]) -> str:
 
 def tool_cells(d: SubmissionDecision) -> dict[str, str]:
     """The editable cells of a decision as the tool made it (text, as `as_written` keeps them)."""
-    return d.written or {"Decision": d.decision.value, "Bonus": str(_money(d.bonus)) if d.bonus is not None else None,
-                         "Feedback": safe(d.feedback), "RejectionCategory": d.rejection_category or None}
+    return d.written or shown_cells(d)
+
+
+def shown_cells(d: SubmissionDecision) -> dict[str, str]:
+    """The editable cells of a decision as its row shows them (text, as `as_written` keeps them)."""
+    return {"Decision": d.decision.value, "Bonus": str(_money(d.bonus)) if d.bonus is not None else None,
+            "Feedback": safe(d.feedback), "RejectionCategory": d.rejection_category or None}
 
 
 def decision_row(d: SubmissionDecision, columns: Columns) -> list:
@@ -293,7 +297,7 @@ def write_workbook(plan: Plan, path: Path, *, balance: Decimal | str | None = No
     # bridge.workbook.review reads it: the rows that hold a person's edits, as decision_row writes them
     columns = plan.terms.columns
     edits = [(i, {columns.submission: safe(d.submission_id), columns.participant: safe(d.participant_id),
-                  **tool_cells(dataclasses.replace(d, written=None)), AS_WRITTEN: as_written(tool_cells(d))})
+                  **shown_cells(d), AS_WRITTEN: as_written(tool_cells(d))})
              for i, d in enumerate(plan.decisions, start=2) if d.written is not None]
     write_stamp(written, (d.submission_id for d in plan.decisions), edits)
     return written
