@@ -8,7 +8,6 @@ import io
 import shutil
 import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook

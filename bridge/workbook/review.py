@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bridge.config import Settings
 from bridge.errors import InputError, SafetyRefusal
-from bridge.files import guard_output, write_atomically
+from bridge.files import guard_output
 from bridge.models import Plan, SubmissionDecision
 from bridge.money import to_cents
 from bridge.workbook.edits import (EditedPlan, EditsRefused, apply_edits, cell_text, changed_cells,

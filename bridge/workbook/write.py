@@ -1,15 +1,19 @@
-"""The reconciliation workbook (SPEC §4, §4.1): openpyxl makes the package, `bridge.workbook.xlsx` the rows.
+"""The reconciliation workbook (SPEC §4, §4.1, §4.3): openpyxl makes the package, `bridge.workbook.xlsx` the rows.
 
 Laid out for a PI, on screen and on paper: bold frozen header, autofilter, widths from the
-content, landscape printing one page wide with the header repeated (`bridge.workbook.xlsx`); money as
-number cells shown 0.00, counts as numbers, IDs and codes as text; review rows filled.
+content, landscape printing at 8 pt or more with the header repeated (`bridge.workbook.xlsx`);
+money as number cells shown 0.00, counts as numbers, IDs and codes as text; review rows
+filled. The Summary counts and costs what is still to send apart from what the ledger has
+done (`SubmissionDecision.applied`), so after `apply` it shows the money spent.
 
 Every text cell from outside (IDs, codes, answers, feedback, notes) that starts with `=`,
 `+`, `-`, `@`, tab or CR after Unicode normalisation (fullwidth `＝` counts) is prefixed
 with `'` so no spreadsheet runs it as a formula. A hidden last column of `Decisions`
 (`AsWritten`) keeps each row's editable cells as written, so a later run can tell a
-person's edits from its own (`bridge.workbook.review`); it travels with its row when a person sorts. The file is written next to its destination and moved into
-place, so a failure never leaves half a workbook.
+person's edits from its own (`bridge.workbook.review`); it travels with its row when a
+person sorts. The file is written next to its destination and moved into place, so a
+failure never leaves half a workbook; a record of it as written goes beside it
+(`bridge.workbook.stamp`).
 """
 
 from __future__ import annotations
