@@ -220,7 +220,10 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
         if change:
             (changes if person else since).append(f"row {number} {aid}: " + "; ".join(change))
         edited[aid] = new
-    problems += _over_cap(by_id | edited, seen, settings)
+    # The cap per participant, for the participants whose rows changed (their other rows as planned).
+    touched = {d.participant_id for d in edited.values()}
+    problems += _over_cap({sid: edited.get(sid, d) for sid, d in by_id.items() if d.participant_id in touched}, seen,
+                          settings)
     if problems:
         raise EditsRefused(path, problems)
 
@@ -236,12 +239,12 @@ def apply_edits(plan: Plan, rows: list[tuple[int, dict[str, object]]], settings:
                 written=tool_cells(d) if keep else d.written))
         else:
             decisions.append(d)
-    # Groups follow decisions and reasons: a bonus or a message edited leaves them as planned.
+    # Groups and warnings follow decisions and reasons: a bonus or a message edited leaves them as planned.
     regroup = absent or any(e.decision is not by_id[sid].decision or e.reasons != by_id[sid].reasons
                             for sid, e in edited.items())
     new_plan = dataclasses.replace(plan, decisions=decisions, qualifications=qualifications_for(decisions, settings)
                                    if regroup else plan.qualifications)
-    new_plan.warnings = plan_warnings(new_plan, settings, plan.now)
+    new_plan.warnings = plan_warnings(new_plan, settings, plan.now) if regroup else list(plan.warnings)
     return EditedPlan(new_plan, changes, len(absent), since)
 
 

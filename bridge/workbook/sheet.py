@@ -148,11 +148,10 @@ def _columns_regex(letters: Collection[str]) -> re.Pattern[bytes]:
 def _plain(attrs: bytes, raw: bytes, shared: _Shared) -> object:
     """A cell whose only content is `<v>raw</v>`."""
     if b't="' not in attrs or b't="n"' in attrs:
-        number = raw.decode("ascii", "replace").strip()
         try:
-            return int(number) if number.lstrip("-").isdigit() else float(number)
+            return int(raw) if raw.isdigit() else float(raw)
         except ValueError:
-            return number
+            return raw.decode("ascii", "replace").strip()
     if b't="s"' in attrs:
         return shared[int(raw)]
     return _value(attrs, b"<v>" + raw + b"</v>", shared)
