@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/survey-bridge demo --platform mturk
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py

@@ -10,7 +10,13 @@ Goals: close-out at most 2x the floor (issue 2); the Prolific dry run within 1.2
 MTurk one (issue 8); the generic-CSV survey within 1.1x of the Qualtrics one (issue 20);
 peak memory under 500 MB.
 
-    python bench/pipeline.py [--n 20000] [--rounds 5] [--against OTHER_CHECKOUT]
+A re-run costs what a first run costs (issue 18): the whole close-out of the MTurk wave
+(`close_out`: the edits carried over, the workbook and the analysis file written) into an
+empty folder, into the folder holding the workbook it wrote (untouched: the record beside it
+says so, nothing is read), and into one holding that workbook with one edit saved by
+openpyxl (read back streaming, the edit carried over). Goal: both within 1.1x of the first.
+
+    python bench/pipeline.py [--n 20000] [--rounds 5] [--against OTHER_CHECKOUT] [--no-rerun]
 
 `--against` also runs the other checkout's own close-out child (its bench/pipeline.py, its
 bridge/) on the same files, interleaved with this one's, and prints both medians and their
@@ -120,6 +126,50 @@ def child_closeout(folder: Path) -> tuple[float, dict[str, float]]:
     return t2 - t0, {"read+match+decide": t1 - t0, "write workbook": t2 - t1}
 
 
+def child_rerun(folder: Path, mode: str) -> tuple[float, dict[str, float]]:
+    """The whole close-out (`close_out`) into out/ as `mode` leaves it: "fresh" (empty),
+    "untouched" (the workbook as the last run wrote it), "edited" (with one edit saved)."""
+    import shutil
+    from datetime import datetime, timezone
+
+    from bridge.closeout import close_out
+    from bridge.config import load_config
+    from bridge.workbook.stamp import stamp_path
+
+    settings = load_config(folder / "wave.toml")
+    book = Path(settings.workbook_path)
+    if mode == "fresh":
+        shutil.rmtree(book.parent, ignore_errors=True)
+    elif mode == "edited":
+        shutil.copy(folder / "edited.xlsx", book)
+        shutil.copy(folder / "edited.written", stamp_path(book))
+    t0 = time.perf_counter()
+    result = close_out(settings, datetime(2026, 11, 21, tzinfo=timezone.utc))
+    seconds = time.perf_counter() - t0
+    assert len(result.carried) == (mode == "edited"), result.carried
+    return seconds, {}
+
+
+def prepare_edit(folder: Path) -> None:
+    """The workbook of a first run, one Bonus edited in openpyxl (as a spreadsheet saves it)."""
+    import shutil
+
+    from openpyxl import load_workbook
+
+    from bridge.config import load_config
+    from bridge.workbook.stamp import stamp_path
+
+    run_child("rerun-fresh", folder)
+    book = Path(load_config(folder / "wave.toml").workbook_path)
+    shutil.copy(stamp_path(book), folder / "edited.written")
+    wb = load_workbook(book)
+    ws = wb["Decisions"]
+    bonus = [c.value for c in ws[1]].index("Bonus") + 1
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, bonus).value)
+    ws.cell(row, bonus).value = float(ws.cell(row, bonus).value) + 1
+    wb.save(folder / "edited.xlsx")
+
+
 def run_child(kind: str, folder: Path, script: Path | str = __file__) -> dict:
     out = subprocess.run(
         [sys.executable, str(script), "--child", kind, "--folder", str(folder)], capture_output=True, text=True,
@@ -135,10 +185,13 @@ def main() -> None:
     ap.add_argument("--child")
     ap.add_argument("--folder")
     ap.add_argument("--against", type=Path, help="another checkout of the project, to compare with (before/after)")
+    ap.add_argument("--no-rerun", action="store_true", help="leave out the re-run cases")
     args = ap.parse_args()
     if args.child:
         if args.child == "floor":
             seconds, stages = child_floor(Path(args.folder)), {}
+        elif args.child.startswith("rerun-"):
+            seconds, stages = child_rerun(Path(args.folder), args.child.removeprefix("rerun-"))
         else:
             seconds, stages = child_closeout(Path(args.folder))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -183,6 +236,21 @@ def main() -> None:
             o, op = statistics.median(other), statistics.median(other_studies)
             print(f"against {args.against}: MTurk dry run {o:.2f} s there, {c:.2f} s here ({c / o:.2f}x); "
                   f"Prolific {op:.2f} s there, {pr:.2f} s here ({pr / op:.2f}x)")
+        if not args.no_rerun:
+            rerun(folder, args.rounds)
+
+
+def rerun(folder: Path, rounds: int) -> None:
+    prepare_edit(folder)
+    times: dict[str, list[float]] = {"fresh": [], "untouched": [], "edited": []}
+    for _ in range(rounds):  # interleaved; "untouched" follows a run that wrote the workbook
+        for mode in ("fresh", "untouched", "edited"):
+            times[mode].append(run_child(f"rerun-{mode}", folder)["seconds"])
+    fresh, untouched, edited = (statistics.median(times[m]) for m in ("fresh", "untouched", "edited"))
+    print("whole close-out (carry-over, workbook, analysis file), MTurk wave:")
+    print(f"  into an empty folder:                          {fresh:.2f} s")
+    print(f"  again, the workbook untouched beside it:       {untouched:.2f} s ({untouched / fresh:.2f}x, goal <= 1.1x)")
+    print(f"  again, the workbook with one edit saved in it: {edited:.2f} s ({edited / fresh:.2f}x, goal <= 1.1x)")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def plan_actions(plan: Plan) -> list[Action]:
         if d.sends_status_change:
             if d.decision is Decision.APPROVE:
                 out.append(Action(Kind.APPROVE, d.submission_id, d.participant_id, d.task_id))
-            else:
+            elif d.decision is Decision.REJECT:
                 out.append(Action(Kind.REJECT, d.submission_id, d.participant_id, d.task_id, text=d.feedback,
                                   category=d.rejection_category))
         elif d.overrides_rejection:

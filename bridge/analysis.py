@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from bridge.closeout import plan_wave
 from bridge.config import load_config
-from bridge.responses import PAY_FACTS, table
+from bridge.responses import OUTCOME_COLUMNS, PAY_FACTS, table
 from bridge.sources._csv import unique_names
 from bridge.workbook.review import carry_over
 
@@ -53,6 +53,7 @@ def responses_frame(config_path: str | os.PathLike, *, now: datetime | None = No
         if result.survey_export is not None:
             result.survey_export.close()
     names = unique_names(header)
-    data = {n: pd.array(values, dtype="string") for n, values in zip(names[:-1], columns[:-1])}
-    data[names[-1]] = pd.array([v == "true" for v in columns[-1]], dtype="bool")
+    data = {n: pd.array(values, dtype="string") for n, values in zip(names, columns)}
+    include = len(names) - 1 - OUTCOME_COLUMNS[::-1].index("Include")
+    data[names[include]] = pd.array([v == "true" for v in columns[include]], dtype="bool")
     return pd.DataFrame(data, copy=False)

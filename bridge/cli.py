@@ -111,17 +111,19 @@ def print_summary(console: Console, closeout) -> None:
     """The close-out at a glance: one figure a line (the Summary sheet's own figures, so
     they agree with the workbook), then the warnings and where the workbook is."""
     from bridge.safety import is_safety_row
-    from bridge.workbook.write import summary_rows
+    from bridge.workbook.write import NOTHING_TO_DECIDE, summary_rows
 
     plan = closeout.plan
     rows, warnings = summary_rows(plan)
     cur, terms = plan.terms.currency, plan.terms
     shown = [
         terms.submissions_label, "Matched", "Near misses", "Unmatched", "Approve (to send)", "Reject (to send)",
-        "Review (a person decides)", f"Already decided on {terms.panel} (nothing sent)",
+        f"Approved (done on {terms.panel})", f"Rejected (done on {terms.panel})",
+        "Review (a person decides)", f"Already decided on {terms.panel} (nothing sent)", NOTHING_TO_DECIDE,
         # SPEC §12: the gates on bulk harm, with their figures
         *(label for label, _ in rows if is_safety_row(label)),
         "Survey responses not matched", f"Bonus total ({cur})", f"{terms.panel} fees ({cur})", f"Total cost ({cur})",
+        f"Spent so far ({cur})", f"Still to send ({cur})",
         f"Effective hourly wage ({cur})", f"Effective hourly wage before top-ups ({cur})",
     ]
     from bridge.closing import closing_rows
@@ -142,27 +144,50 @@ def print_summary(console: Console, closeout) -> None:
         console.print(f"Responses for analysis: {closeout.analysis}")
 
 
-@app.command("close-out")
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"survey-bridge {version('survey-bridge')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("survey-bridge (not installed: version unknown)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Close out a wave of crowd work (Prolific or MTurk) recruited into a Qualtrics survey: match, decide, pay
+    once, reconcile."""
+
+
+# Short help: the command list shows each in full (click cuts a longer one with "...").
+@app.command("close-out", short_help="Match, decide, write the workbook (a dry run unless --apply).")
 @handles_errors
 def close_out_cmd(
-    config: Path = typer.Argument(..., help="The wave's TOML config (copy templates/wave.toml)."),
+    config: Path = typer.Argument(..., help="The wave's TOML config (copy templates/study.toml for a Prolific "
+                                             "study, templates/wave.toml for an MTurk wave)."),
     workbook: Optional[Path] = typer.Option(None, "--workbook", "-o", help="Write the workbook here instead of [output] workbook."),
     now: Optional[str] = typer.Option(None, help="Decide as of this UTC time (ISO 8601); default: now."),
     apply: bool = typer.Option(False, "--apply", help="Then apply the plan through the panel's API (asks first)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="With --apply: do not ask before spending."),
 ) -> None:
     """Pull both sides, match, decide and write the reconciliation workbook (a dry run unless --apply)."""
+    from bridge.apply.run import ledger_view
     from bridge.closeout import close_out
 
     settings = _config(config, workbook_arg=None)
-    result = close_out(settings, _parse_now(now), workbook=workbook)
+    result = close_out(settings, _parse_now(now), workbook=workbook, done=ledger_view(settings))
     console = _out()
     print_summary(console, result)
     if apply:
         _apply(console, settings, result.plan, result.workbook, yes)
 
 
-@app.command("apply")
+@app.command("apply", short_help="Apply the Decisions sheet as a person edited it.")
 @handles_errors
 def apply_cmd(
     workbook: Path = typer.Argument(..., help="The wave's workbook, with the Decisions sheet as a person edited it."),
@@ -174,18 +199,29 @@ def apply_cmd(
     from bridge.apply import load_edited_plan
 
     settings = _config(config, workbook_arg=workbook)
+    _say(f"reading {workbook} and the wave again…")
     edited = load_edited_plan(settings, workbook, _parse_now(now))
     console = _out()
     console.print(f"Edited rows: {len(edited.changes)}" + (f"; {edited.missing} row(s) missing from the sheet are not applied"
                                                           if edited.missing else ""))
     for line in edited.changes:
         console.print(f"  {line}")
+    if edited.since:
+        console.print(f"Rows that show otherwise than the rules decide now (applied as the workbook shows): "
+                      f"{len(edited.since)}")
+        for line in edited.since:
+            console.print(f"  {line}")
     for w in edited.plan.warnings:
         console.print(f"warning: {w}")
-    _apply(console, settings, edited.plan, workbook, yes)
+    _apply(console, settings, edited.plan, workbook, yes, read=edited.read)
 
 
-def _apply(console: Console, settings, plan, workbook: Path, yes: bool) -> None:
+def _say(line: str) -> None:
+    """A line on stderr telling what the run is doing (before anything is sent)."""
+    typer.echo(f"Applying: {line}", err=True)
+
+
+def _apply(console: Console, settings, plan, workbook: Path, yes: bool, read=None) -> None:
     """Confirm, apply with a progress bar on a terminal, print the closing line; exit 2 on failures."""
     from bridge.apply import apply_plan
 
@@ -213,20 +249,23 @@ def _apply(console: Console, settings, plan, workbook: Path, yes: bool) -> None:
 
     with _progress_bar(console) as progress:
         # Ctrl-C: exit 130 (handles_errors); the ledger holds what was sent, a re-run resumes.
-        result = apply_plan(plan, settings, workbook=workbook, confirm=confirm, progress=progress)
+        result = apply_plan(plan, settings, workbook=workbook, confirm=confirm, progress=progress, read=read,
+                            say=_say)
     if not shown:  # nothing was asked: the preflight's warnings still matter
         for w in result.warnings:
             console.print(f"warning: {w}")
-    if result.sent_now == 0:
+    if result.sent_now == 0 and not result.found:
         console.print("Nothing to send: every action is already done (per the ledger).")
     else:
         console.print(result.sent_line())
+        if result.found:
+            console.print(result.found_line())
     console.print(result.summary_line())
     if result.cost_check:
         console.print(result.cost_check)
     if result.cost_warning:
         console.print(f"warning: {result.cost_warning}")
-    if not result.workbook_error:
+    if not result.workbook_error and not result.workbook_refused:
         console.print(f"Workbook (with the Log): {result.workbook}")
     result.raise_for_failures()
 
@@ -279,7 +318,7 @@ def _progress_bar(console: Console):
             bar.stop()
 
 
-@app.command()
+@app.command(short_help="A sample wave end to end against the emulators, offline.")
 @handles_errors
 def demo(
     platform: str = typer.Option("mturk", help="Which sample to run: mturk (the sample wave) or prolific (the "
@@ -313,7 +352,7 @@ def demo(
     run.applied.raise_for_failures()
 
 
-@app.command()
+@app.command(short_help="Serve the MTurk, Qualtrics and Prolific emulators locally.")
 @handles_errors
 def emulator(
     port: int = typer.Option(0, help="Port on 127.0.0.1 for the MTurk emulator (0: any free port)."),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -141,11 +141,14 @@ def plan_wave(settings: Settings, now: datetime, *, env: Mapping[str, str] | Non
 
 
 def close_out(
-    settings: Settings, now: datetime, *, workbook: Path | None = None, env: Mapping[str, str] | None = None
+    settings: Settings, now: datetime, *, workbook: Path | None = None, env: Mapping[str, str] | None = None,
+    done: Callable[[Plan], Plan] | None = None,
 ) -> CloseOut:
     """`plan_wave`, then write the workbook (default: the config's `[output] workbook`),
     carrying over the edits a person made in the one already there (`bridge.workbook.review`), then
-    the survey responses joined to their outcome (`bridge.responses`, SPEC §11)."""
+    the survey responses joined to their outcome (`bridge.responses`, SPEC §11). `done` lays
+    what the wave's ledger already did over the plan (`bridge.apply.run.ledger_view`), so the
+    counts and costs are of what is still to send."""
     path = Path(workbook or settings.workbook_path)
     guard_workbook(path, settings, key="--workbook" if workbook else "[output] workbook")
     analysis = guard_analysis(settings, path)
@@ -153,6 +156,8 @@ def close_out(
     try:
         carried = carry_over(result.plan, settings, path)
         result.plan, result.carried = carried.plan, carried.changes
+        if done is not None:
+            result.plan = done(result.plan)
         result.workbook = write_workbook(result.plan, path)
         result.analysis = write_responses(result, settings, analysis)
     finally:

@@ -102,6 +102,9 @@ class Marketplace(Protocol):
     # repeat (Prolific): a pay whose outcome is unknown is then only ever settled by
     # reading what the panel shows paid, never sent again.
     pay_repeats: bool
+    # True when `states` reads a whole study in one listing (Prolific): before asking, the run
+    # then reads what is already done on the panel, so "To send" and its cost leave it out.
+    states_in_bulk: bool
     # Seconds to keep reading what the panel shows paid before leaving an unknown pay for a
     # person (payments may show up some time after they were accepted).
     settle_seconds: float

@@ -208,6 +208,9 @@ class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     REVIEW = "review"
+    # Nothing to decide and nothing ever sent: work the participant ended (returned, timed
+    # out, screened out) with no survey response (SPEC 4). Never a rejection.
+    NONE = "none"
 
 
 @dataclass(slots=True)
@@ -249,11 +252,18 @@ class SubmissionDecision:
     # When the panel says the work was approved or rejected (None: not decided, or the
     # source gives no time, as Prolific's API): how long a payment may still be on its way.
     decided_at: datetime | None = None
+    # What the ledger has for this submission's actions, by kind ("approve", "bonus", ...):
+    # "done", "skipped", "failed" or "pending" (None: no ledger was read). The Summary tells
+    # money spent from money still to send by it (SPEC 4.2).
+    applied: dict[str, str] | None = None
+
+    def ledger_status(self, kind: str) -> str:
+        return self.applied.get(kind, "") if self.applied else ""
 
     @property
     def sends_status_change(self) -> bool:
         """Approve/reject is sent only for work still awaiting the requester."""
-        return self.state is State.PENDING and self.decision is not Decision.REVIEW
+        return self.state is State.PENDING and self.decision in (Decision.APPROVE, Decision.REJECT)
 
     @property
     def overrides_rejection(self) -> bool:
@@ -303,6 +313,7 @@ class Compensation:
     title: str = ""  # "task": the task's title
     description: str = ""
     note: str = ""  # for the workbook: what happens, or why a person must act
+    applied: str = ""  # the ledger's status of paying it ("done", ...), when a ledger was read
 
 
 @dataclass(frozen=True, slots=True)

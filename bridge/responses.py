@@ -20,9 +20,14 @@ in the file (codes keep their leading zeros). Then:
   why (the workbook's `Unmatched responses` reasons: `unfinished`, `ignored_status:…`,
   `no_assignment`, `duplicate_response`, `near_miss_candidate`).
 - `Bonus`: the bonus the plan pays for it, two places (`1.50`); empty if none.
+- `Decision` is the final one, a person's edits included (`none`: nothing to decide).
 - `Include`: `true` only for a finished response matched to approved work whose reasons are
   none or only facts about pay and status (`not_submitted`, `bonus_rounded`, `bonus_capped`,
-  `pay_top_up`, and `override_rejection`: a person approved it); `false` otherwise.
+  `pay_top_up`, and `override_rejection`: a person approved it); and for work a person
+  approved after review (SPEC §11), unless it carries a data-quality flag; `false` otherwise.
+- `Flags`: the data-quality flags among the reasons (`too_fast`, `attention_failed`,
+  `duplicate_response`, `code_shared`), `;`-separated: paying someone fairly does not make
+  their data clean, so the analyst can choose otherwise.
 
 Choices where the SPEC is silent:
 
@@ -84,12 +89,15 @@ class Planned(Protocol):
     survey: SurveyTable
     survey_export: BinaryIO | None
 
-OUTCOME_COLUMNS = ("SubmissionId", "ParticipantId", "Decision", "Reasons", "Bonus", "Include")
+OUTCOME_COLUMNS = ("SubmissionId", "ParticipantId", "Decision", "Reasons", "Bonus", "Include", "Flags")
+# Doubts about the data itself (SPEC §11): a person's approval does not clear them.
+DATA_FLAGS = ("too_fast", "attention_failed", "duplicate_response", "code_shared")
 # Reasons that are facts about pay or the panel's status, not doubts about the data (SPEC §11).
 PAY_FACTS = NOT_FLAGS  # facts about pay and status, not problems (the rules' own list)
 _MATCHED = (MatchKind.EXACT, MatchKind.NORMALIZED)
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_TAIL = "," + ",".join(OUTCOME_COLUMNS)
+# The header's last names: this version's, and the one before `Flags` (its files are ours too).
+_TAILS = ("," + ",".join(OUTCOME_COLUMNS), "," + ",".join(OUTCOME_COLUMNS[:-1]))
 # First characters after which `safe` may act; ASCII text starting otherwise is left as it is.
 _RISKY = frozenset(_FORMULA_START)
 
@@ -131,7 +139,7 @@ def _is_ours(path: Path) -> bool:
             head = f.readline(MAX_RECORD_CHARS)
     except OSError:
         return False
-    return head.rstrip("\r\n").endswith(_TAIL)
+    return head.rstrip("\r\n").endswith(_TAILS)
 
 
 # --- The rows -----------------------------------------------------------------------------
@@ -149,17 +157,30 @@ def cell(text: str) -> str:
     return out
 
 
+def person_approved(d: SubmissionDecision) -> bool:
+    """Work a person approved (an edit of the tool's decision to approve)."""
+    return d.decision is Decision.APPROVE and d.written is not None and \
+        str(d.written.get("Decision") or "").lower() != Decision.APPROVE.value
+
+
+def flags(reasons: list[str]) -> list[str]:
+    return [r for r in DATA_FLAGS if r in reasons]
+
+
 def include(response: Response, matched: list[SubmissionDecision]) -> bool:
-    """SPEC §11: a finished response matched to approved work whose reasons are only pay facts."""
+    """SPEC §11: a finished response matched to approved work whose reasons are only pay
+    facts, or that a person approved after review and that carries no data-quality flag."""
     return (response.finished is True and bool(matched)
-            and all(d.decision is Decision.APPROVE and set(d.reasons) <= PAY_FACTS for d in matched))
+            and all(d.decision is Decision.APPROVE and (set(d.reasons) <= PAY_FACTS
+                                                        or (person_approved(d) and not flags(d.reasons)))
+                    for d in matched))
 
 
 def outcome(response: Response, matched: list[SubmissionDecision], unmatched: UnmatchedResponse | None) -> list[str]:
-    """The six outcome cells of one response (before neutralising)."""
+    """The outcome cells of one response (before neutralising)."""
     if not matched:
-        reasons = ";".join(unmatched.reasons) if unmatched is not None else ""
-        return ["", "", "", reasons, "", "false"]
+        reasons = unmatched.reasons if unmatched is not None else []
+        return ["", "", "", ";".join(reasons), "", "false", ";".join(flags(reasons))]
     bonuses = [d.bonus for d in matched if d.bonus is not None]
     return [
         ";".join(d.submission_id for d in matched),
@@ -168,6 +189,7 @@ def outcome(response: Response, matched: list[SubmissionDecision], unmatched: Un
         ";".join(dict.fromkeys(r for d in matched for r in d.reasons)),
         fmt(sum(bonuses, Decimal("0.00"))) if bonuses else "",
         "true" if include(response, matched) else "false",
+        ";".join(flags([r for d in matched for r in d.reasons])),
     ]
 
 

@@ -10,8 +10,8 @@ already decided shows that decision (`not_submitted`; the Notes say when the rul
 have decided otherwise) and its bonus and qualifications are still handled. Work the
 participant returned, that timed out or was screened out is never approved or rejected
 (`returned`, `timed_out`, `screened_out`): with a finished survey response it is `review`
-(`returned_with_response`, a person may pay it a bonus), otherwise `reject` with nothing
-sent. Work still in progress is `review` (`in_progress`).
+(`returned_with_response`, a person may pay it a bonus), otherwise `none`: nothing to
+decide, nothing sent, never counted as a rejection. Work still in progress is `review` (`in_progress`).
 
 Panels whose completion codes name outcomes (Prolific) have each entered code checked
 against `completion_codes`: `failed_check` counts as `attention_failed`, an unknown code is
@@ -183,6 +183,20 @@ def rejection_category(reasons: Sequence[str], terms: Terms) -> str:
     return "OTHER"
 
 
+# A rejection's message by the reason it is for (SPEC 4.2): the config key that holds it.
+FEEDBACK_KEYS = {"too_fast": "too_fast_feedback", "attention_failed": "attention_feedback",
+                 "unmatched": "reject_feedback"}
+
+
+def configured_feedback(reasons: Sequence[str], settings: Settings) -> str:
+    """The configured rejection message for the first of `reasons` that has one; "" when
+    none has (a person must write it)."""
+    for reason in reasons:
+        if reason in FEEDBACK_KEYS:
+            return getattr(settings.rules, FEEDBACK_KEYS[reason])
+    return ""
+
+
 def _bonus(m: Match, settings: Settings,
            memo: dict[str, tuple[Decimal | None, list[str], list[str]]] | None = None,
            ) -> tuple[Decimal | None, list[str], list[str]]:
@@ -240,8 +254,8 @@ def _by_state(m: Match, decision: Decision, reasons: list[str], notes: list[str]
             reasons.append("returned_with_response")
             notes.append(f"{s.status} on {terms.panel} with a finished survey response: a bonus can pay for it")
             return Decision.REVIEW, ""
-        notes.append(f"{s.status} on {terms.panel}; nothing is sent")
-        return Decision.REJECT, ""
+        notes.append(f"{s.status} on {terms.panel}; nothing to decide, nothing is sent")
+        return Decision.NONE, ""
     reasons.append("in_progress" if s.state is State.IN_PROGRESS else "unknown_status")
     notes.append(f"{_cut(s.status)} on {terms.panel}; nothing is sent")
     return Decision.REVIEW, ""
@@ -282,7 +296,7 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
             # Approving each of them would pay the one response's bonus once per row (SPEC 4.2).
             notes.append(f"response asked for a bonus of {bonus}; not carried on a shared code")
             bonus = None
-        if bonus is not None and decision is Decision.REJECT:
+        if bonus is not None and decision in (Decision.REJECT, Decision.NONE):
             notes.append(f"bonus {bonus} not paid: work not approved")
             if i in rejecting:
                 withheld[i] = bonus
@@ -402,7 +416,7 @@ def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
     warnings: list[str] = []
     panel = plan.terms.panel
     pending = [d for d in plan.decisions if d.state is State.PENDING]
-    review = [d for d in pending if d.decision is Decision.REVIEW]
+    review = [d for d in plan.decisions if d.decision is Decision.REVIEW]  # the Summary's one review count
     if review:
         warnings.append(_auto_approval_warning(review, "need review", plan.terms, settings, now))
     late = [d for d in pending if d.decision is Decision.REJECT and d.auto_approval_time is not None
@@ -445,17 +459,25 @@ def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:
 
 def _auto_approval_warning(rows: list[SubmissionDecision], what: str, terms: Terms, settings: Settings,
                            now: datetime) -> str:
+    """`rows` (all of them counted) and when the panel auto-approves those still awaiting
+    review: the others (returned, in progress) it never approves on its own."""
     panel, words = terms.panel, f"{terms.submission_word}(s)"
-    times = sorted(d.auto_approval_time for d in rows if d.auto_approval_time is not None)
+    waiting = [d for d in rows if d.state is State.PENDING]
+    count = f"{len(rows)} {words} {what}"
+    if len(waiting) < len(rows):
+        if not waiting:
+            return f"{count}; none of them awaits review on {panel}, so none is auto-approved."
+        count += f"; {len(waiting)} of them await review on {panel}"
+    times = sorted(d.auto_approval_time for d in waiting if d.auto_approval_time is not None)
     if not times:
-        return f"{len(rows)} {words} {what} before {panel} auto-approves them."
+        return f"{count} before {panel} auto-approves {'them' if len(waiting) == len(rows) else 'those'}."
     first = times[0]
     if first <= now:
-        return (f"{len(rows)} {words} {what}; {panel}'s auto-approval time has already passed for "
+        return (f"{count}; {panel}'s auto-approval time has already passed for "
                 f"{sum(t <= now for t in times)} of them (they are approved and paid as they stand).")
     hours = settings.rules.auto_approval_warning_hours
     soon = sum(t - now <= timedelta(hours=hours) for t in times)
-    return (f"{len(rows)} {words} {what}; {panel} auto-approves the first at {first:%Y-%m-%d %H:%M} UTC "
+    return (f"{count}; {panel} auto-approves the first at {first:%Y-%m-%d %H:%M} UTC "
             f"(in {_span(first - now)})" + (f"; {soon} within {hours} hours." if soon else "."))
 
 

@@ -26,7 +26,7 @@ from bridge.errors import InputError
 from bridge.workbook.write import restore
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
-OUTCOME = ["SubmissionId", "ParticipantId", "Decision", "Reasons", "Bonus", "Include"]
+OUTCOME = ["SubmissionId", "ParticipantId", "Decision", "Reasons", "Bonus", "Include", "Flags"]
 MTURK = ("wave.toml", "qualtrics_export.csv", "sample-wave-1-responses.csv")
 PROLIFIC = ("study.toml", "qualtrics_export.csv", "sample-study-1-responses.csv")
 
@@ -267,10 +267,10 @@ def test_responses_frame_is_the_files_table_and_writes_nothing(config):
     rows = read_rows(result.analysis)
     assert list(frame.columns) == rows[0]
     names, _ = export_rows(config.parent / "qualtrics_export.csv")
-    for name in names + OUTCOME[:-1]:
+    for name in names + [c for c in OUTCOME if c != "Include"]:
         assert frame[name].dtype == pd.StringDtype(), name
     assert frame["Include"].dtype == bool
-    as_text = [[*r[:-1], "true" if r[-1] else "false"] for r in frame.itertuples(index=False)]
+    as_text = [[*r[:-2], "true" if r[-2] else "false", r[-1]] for r in frame.itertuples(index=False)]
     assert as_text == rows[1:]
 
 
@@ -341,7 +341,8 @@ def test_a_second_close_out_replaces_the_file_atomically(wave, monkeypatch):
     assert (second.parent / Path(replaced[-1][0]).name).parent == second.parent
     assert replaced[-1][1] == second and replaced[-1][0].parent == second.parent
     assert second.read_bytes() == before and second.stat().st_ino != inode
-    assert sorted(p.name for p in second.parent.iterdir()) == sorted([MTURK[2], "sample-wave-1-reconciliation.xlsx"])
+    assert sorted(p.name for p in second.parent.iterdir()) == sorted([MTURK[2], "sample-wave-1-reconciliation.xlsx",
+                                                                    ".sample-wave-1-reconciliation.xlsx.written"])
 
     # A run that fails while writing leaves the previous file whole, and no temporary file.
     calls = {"n": 0}
@@ -357,7 +358,8 @@ def test_a_second_close_out_replaces_the_file_atomically(wave, monkeypatch):
     with pytest.raises(InputError, match="disk is full"):
         run_close_out(wave)
     assert second.read_bytes() == before
-    assert sorted(p.name for p in second.parent.iterdir()) == sorted([MTURK[2], "sample-wave-1-reconciliation.xlsx"])
+    assert sorted(p.name for p in second.parent.iterdir()) == sorted([MTURK[2], "sample-wave-1-reconciliation.xlsx",
+                                                                    ".sample-wave-1-reconciliation.xlsx.written"])
 
 
 def _umask() -> int:
@@ -413,7 +415,7 @@ def test_a_survey_column_named_like_an_outcome_column(wave):
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
     header = read_rows(run_close_out(wave).analysis)[0]
-    assert header.count("Include") == 2 and header[-1] == "Include"
+    assert header.count("Include") == 2 and header[-2:] == ["Include", "Flags"]
     frame = responses_frame(wave, now=NOW)
-    assert list(frame.columns)[-1] == "Include.1" and frame["Include.1"].dtype == bool
+    assert list(frame.columns)[-2] == "Include.1" and frame["Include.1"].dtype == bool
     assert (frame["Include"] == "A friend").all()

@@ -181,8 +181,9 @@ def test_existing_workbook_survives_a_failed_run(wave: Path):
     (wave.parent / "batch_results.csv").write_text("not,a,batch\n1,2,3\n")
     _expect_error(["close-out", wave, *NOW], "not an MTurk batch-results CSV")
     assert book.read_bytes() == before
-    # No temporary files left: the workbook and the analysis file only.
-    assert sorted(p.name for p in book.parent.iterdir()) == sorted([book.name, "sample-wave-1-responses.csv"])
+    # No temporary files left: the workbook, its record (SPEC 4.2) and the analysis file only.
+    assert sorted(p.name for p in book.parent.iterdir()) == sorted([book.name, f".{book.name}.written",
+                                                                    "sample-wave-1-responses.csv"])
 
 
 def test_console_script_usage_error_exits_1():

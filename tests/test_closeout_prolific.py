@@ -61,7 +61,8 @@ def test_sample_study_end_to_end(study: Path):
     by_status = {}
     for d in decisions:
         by_status.setdefault(d["ProlificStatus"], []).append(d)
-    assert {d["Decision"] for d in by_status["RETURNED"]} == {"review", "reject"}
+    assert {d["Decision"] for d in by_status["RETURNED"]} == {"review", "none"}  # none: nothing to decide (SPEC 7)
+    assert {d["Decision"] for s in ("TIMED-OUT", "SCREENED OUT") for d in by_status[s]} == {"none"}
     assert all(d["RejectionCategory"] is None for s in ("RETURNED", "TIMED-OUT", "SCREENED OUT", "ACTIVE", "APPROVED",
                                                         "REJECTED") for d in by_status[s])
     rejected = [d for d in by_status["AWAITING REVIEW"] if d["Decision"] == "reject"]

@@ -123,7 +123,8 @@ def test_limesurvey_analysis_file_has_every_column_as_exported(tmp_path: Path):
         exported = [r for r in csv.reader(f) if any(r)]
     with open(result.analysis, newline="", encoding="utf-8") as f:
         written = list(csv.reader(f))
-    assert written[0] == exported[0] + ["SubmissionId", "ParticipantId", "Decision", "Reasons", "Bonus", "Include"]
+    assert written[0] == exported[0] + ["SubmissionId", "ParticipantId", "Decision", "Reasons", "Bonus", "Include",
+                                        "Flags"]
     assert [[restore(c) for c in r[: len(exported[0])]] for r in written[1:]] == exported[1:]
     by_id = {r[0]: dict(zip(written[0], r)) for r in written[1:]}
     assert by_id["103"]["Include"] == "true" and by_id["100"]["Reasons"] == "unfinished"

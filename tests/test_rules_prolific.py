@@ -72,9 +72,9 @@ def test_completion_code_outcomes(tmp_path, code, decision, reason, category):
     "status, finished, decision, reasons",
     [
         ("RETURNED", True, Decision.REVIEW, ["returned", "returned_with_response"]),
-        ("RETURNED", None, Decision.REJECT, ["returned"]),
-        ("TIMED-OUT", False, Decision.REJECT, ["timed_out"]),
-        ("SCREENED OUT", None, Decision.REJECT, ["screened_out"]),
+        ("RETURNED", None, Decision.NONE, ["returned"]),
+        ("TIMED-OUT", False, Decision.NONE, ["timed_out"]),
+        ("SCREENED OUT", None, Decision.NONE, ["screened_out"]),
         ("ACTIVE", None, Decision.REVIEW, ["in_progress"]),
         ("RESERVED", None, Decision.REVIEW, ["in_progress"]),
         ("APPROVED", True, Decision.APPROVE, ["not_submitted"]),

@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 import pytest
 from openpyxl import load_workbook
 
-from bridge.workbook.xlsx import Sheet, write_xlsx
+from bridge.workbook.xlsx import MIN_SCALE, Sheet, write_xlsx
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
@@ -142,17 +142,25 @@ def test_highlighted_rows_are_filled_and_others_not(tmp_path):
     assert ws["E5"].value is None  # padding of a short highlighted row is no value
 
 
-def test_landscape_one_page_wide_with_header_on_every_page(tmp_path):
+def test_landscape_readable_size_with_header_on_every_page(tmp_path):
+    """SPEC 4.3 (it replaced 4.1's one page wide): a fixed scale, never below MIN_SCALE; a sheet
+    too wide for a page at that size goes across pages with its first column repeated."""
     path = tmp_path / "t.xlsx"
-    write_xlsx(path, {"First": [["a"], ["b"]], "Sheet two": decisions_sheet()})
+    wide = [[f"column {i}" for i in range(30)], ["x" * 20] * 30]
+    write_xlsx(path, {"First": [["a"], ["b"]], "Sheet two": decisions_sheet(), "Wide": wide})
     wb = load_workbook(path)
     for ws in wb.worksheets:
         assert ws.page_setup.orientation == "landscape"
-        assert int(ws.page_setup.fitToWidth) == 1 and int(ws.page_setup.fitToHeight) == 0
-        assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+        assert MIN_SCALE <= int(ws.page_setup.scale) <= 100
+        assert not ws.sheet_properties.pageSetUpPr.fitToPage
         assert ws.print_title_rows.replace("$", "") == "1:1"
+    assert int(wb["First"].page_setup.scale) == 100 and not wb["First"].print_title_cols
+    assert int(wb["Wide"].page_setup.scale) == MIN_SCALE and wb["Wide"].print_title_cols.replace("$", "") == "A:A"
+    assert wb["Wide"].page_setup.pageOrder == "overThenDown"
     workbook = zipfile.ZipFile(path).read("xl/workbook.xml").decode()
-    assert """<definedName name="_xlnm.Print_Titles" localSheetId="1">'Sheet two'!$1:$1</definedName>""" in workbook
+    names = workbook.replace("'", "")
+    assert """<definedName name="_xlnm.Print_Titles" localSheetId="0">First!$1:$1</definedName>""" in names
+    assert """<definedName name="_xlnm.Print_Titles" localSheetId="2">Wide!$1:$1,Wide!$A:$A</definedName>""" in names
 
 
 # CT_Worksheet's children, in the order the schema requires.
@@ -197,7 +205,7 @@ def test_wrapped_column_wraps_and_gets_taller_rows(tmp_path):
     assert ws["B3"].alignment.wrap_text and ws["B3"].value == warning
     assert ws.column_dimensions["B"].width == 60
     assert ws.column_dimensions["A"].width >= len("Approve")
-    assert ws.row_dimensions[3].height >= 5 * 15 and ws.row_dimensions[4].height == 2 * 15
+    assert ws.row_dimensions[3].height == 4 * 15 and ws.row_dimensions[4].height == 2 * 15  # as tall as the text (SPEC 4.3)
     assert ws.row_dimensions[2].height is None
     assert ws["B2"].value == 3 and ws["B2"].number_format == "General"
 

@@ -72,6 +72,9 @@ class Outcomes:
     attempted: int = 0
     results: dict[str, Result] = field(default_factory=dict)  # key -> (status, detail)
     wait_until: datetime | None = None  # bonuses wait for work decided elsewhere: run again after this
+    # Keys settled `done` without this run sending them: the panel already showed them done
+    # (another run, another machine, a person by hand): never counted as sent this run.
+    found: set[str] = field(default_factory=set)
 
     def count(self, status: str) -> int:
         return sum(s == status for s, _ in self.results.values())
@@ -98,6 +101,7 @@ class Executor:
         self.settle = settle
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.wait_until: datetime | None = None
+        self.found: set[str] = set()  # keys found already done on the panel (see Outcomes.found)
 
     def todo(self, actions: Iterable[Action]) -> list[Action]:
         """The actions not yet final (done or skipped) in the ledger."""
@@ -128,7 +132,45 @@ class Executor:
         self._confirm([a for a in actions if a.kind in _PAID_KINDS and a.submission_id
                        and (e := entries.get(self.ledger.key(a))) is not None and e.status == DONE and e.phase == PAID])
         outcome.wait_until = self.wait_until
+        outcome.found = set(self.found)
         return outcome
+
+    def settle_done(self, actions: list[Action]) -> dict[Action, Result]:
+        """Before anything is sent: read what the panel already shows done for the actions
+        not final in the ledger (approvals and rejections by state, bonuses of work the
+        panel shows approved by what it shows paid) and record those `done`, found. Work
+        this ledger has no record of sending is recorded as decided elsewhere (SPEC 13), so
+        its bonus waits as the run's own reading would make it. Only on a panel that reads
+        states a study at a time (`states_in_bulk`); elsewhere the run finds them as it
+        goes. Errors leave the rest to the run."""
+        if not getattr(self.market, "states_in_bulk", False):
+            return {}
+        entries = self.ledger.entries()
+        todo = self.todo(actions)
+        changes = [a for a in todo if a.kind in _TARGET]
+        try:
+            states = self.market.states(changes) if changes else {}
+        except MarketplaceError:
+            return {}
+        records: list[Record] = []
+        for a in changes:
+            state = states.get(a.submission_id)
+            if state is _TARGET[a.kind]:
+                done = self._by_state(a, state, "found before sending")
+                fresh = self.ledger.key(a) not in entries and self.watches_elsewhere
+                records.append((*done[:4], ELSEWHERE) if fresh else done)
+        out = self.record_all(records, found=True)
+        # Bonuses of work found approved, or approved before this plan (no approval to send).
+        approved = {a.submission_id for a in changes if states.get(a.submission_id) is State.APPROVED}
+        planned = {a.submission_id for a in changes}
+        bonuses = [a for a in todo if a.kind is Kind.BONUS
+                   and (a.submission_id in approved or a.submission_id not in planned)]
+        if bonuses:
+            paid, _ = paying.shown_paid(self, bonuses)
+            shown = [paying.settle_paid(self, a, paid[a.submission_id], "found before sending")
+                     for a in bonuses if a.submission_id in paid]
+            out.update(self.record_all(shown, found=True))
+        return out
 
     def _stage_jobs(self, stage: tuple[Kind, ...], batch: list[Action], actions: list[Action],
                     was_pending: dict[str, Entry], finished: Callable[[dict[Action, Result]], None]):
@@ -172,14 +214,20 @@ class Executor:
             raise
 
     def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "",
-                phase: str | None = None) -> Result:
+               phase: str | None = None, found: bool = False) -> Result:
+        """Record an outcome in the ledger; `found`: done on the panel without this run sending it."""
         self.ledger.record(action, status, request_id=request_id, detail=detail, phase=phase)
+        if found and status == DONE:
+            self.found.add(self.ledger.key(action))
         return status, detail
 
-    def record_all(self, records: Sequence[Record]) -> dict[Action, Result]:
-        """Several outcomes, recorded in one transaction (they answer one call)."""
+    def record_all(self, records: Sequence[Record], *, found: bool = False) -> dict[Action, Result]:
+        """Several outcomes, recorded in one transaction (they answer one call). `found`: those
+        done were done on the panel without this run sending them."""
         if records:
             self.ledger.record_many(records)
+            if found:
+                self.found.update(self.ledger.key(a) for a, status, *_ in records if status == DONE)
         return {a: (status, detail) for a, status, _, detail, _ in records}
 
     def _guarded(self, batch: list[Action], job: Callable[[], dict[Action, Result]]) -> dict[Action, Result]:
@@ -238,7 +286,7 @@ class Executor:
         records = [(*r[:4], phase) for a in actions if (state := states.get(a.submission_id)) is not None
                    and (r := self._by_state(a, state, why)) is not None]
         out: dict[Action, Result | None] = {a: None for a in actions}
-        out.update(self.record_all(records))
+        out.update(self.record_all(records, found=True))
         return out
 
     def _by_state(self, action: Action, state: State, why: str) -> Record | None:
@@ -252,6 +300,7 @@ class Executor:
 
     def _status_replies(self, replies: dict[str, Reply], batch: list[Action]) -> dict[Action, Result]:
         records: list[Record] = []
+        found: list[Record] = []  # refused: the panel has it done already
         unsure: dict[Action, str] = {}
         for a in batch:
             reply = replies.get(a.submission_id) or Reply.failed(f"{self.market.panel} did not answer for it")
@@ -263,10 +312,11 @@ class Executor:
                 if settled is None:
                     unsure[a] = reply.detail
                 else:
-                    records.append(settled)
+                    found.append(settled)
             else:
                 records.append((a, FAILED, "", reply.detail, None))
         out = self.record_all(records)
+        out.update(self.record_all(found, found=True))
         if unsure:  # refused without saying the state: read it
             settled = self._settle_by_state(list(unsure), f"{self.market.panel} refused a second change")
             out.update(self.record_all([(a, FAILED, "", why, None) for a, why in unsure.items()

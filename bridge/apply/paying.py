@@ -101,7 +101,7 @@ def bonus_jobs(ex: Payer, batch: list[Action], actions: list[Action], was_pendin
     entries = ex.ledger.entries()
     unknown = [a for a in batch if ex.market.pay_repeats and unknown_outcome(was_pending.get(ex.ledger.key(a)))]
     if unknown:  # paid before a crash? only what the panel shows settles it
-        finished(settle_unknown(ex, unknown, "the pay's answer was lost in an earlier run"))
+        finished(settle_unknown(ex, unknown, "the pay's answer was lost in an earlier run", ours=False))
     rest = [a for a in batch if a not in unknown]
     if not rest:
         return []
@@ -109,11 +109,12 @@ def bonus_jobs(ex: Payer, batch: list[Action], actions: list[Action], was_pendin
     status_of = {a.submission_id: entries.get(ex.ledger.key(a)) for a in actions if a.kind in _DECISIONS}
     to_send: list[Action] = []
     records: list[Record] = []
+    shown: list[Record] = []  # already paid on the panel: found, not sent by this run
     waiting: dict[Action, tuple[str, str]] = {}
     for a in rest:
         change = status_of.get(a.submission_id)
         if a.submission_id in paid:
-            records.append(settle_paid(ex, a, paid[a.submission_id], ex.market.words.paid_check))
+            shown.append(settle_paid(ex, a, paid[a.submission_id], ex.market.words.paid_check))
         elif a.submission_id in unlisted:
             records.append((a, FAILED, "", f"not sent: could not read what {ex.market.panel} already paid "
                                            f"({unlisted[a.submission_id]})", ""))
@@ -126,6 +127,7 @@ def bonus_jobs(ex: Payer, batch: list[Action], actions: list[Action], was_pendin
         else:
             to_send.append(a)
     settled = ex.record_all(records)
+    settled.update(_by_original([a for a in rest if a.submission_id in paid], ex.record_all(shown, found=True)))
     for a, (detail, seen_at) in waiting.items():
         ex.ledger.wait(a, detail, seen_at=seen_at)
         settled[a] = (PENDING, detail)
@@ -224,15 +226,16 @@ def pay(ex: Payer, batch: list[Action]) -> dict[Action, Result]:
     if unknown:
         first = replies.get(unknown[0].submission_id)
         out.update(settle_unknown(ex, unknown, f"the pay's answer was lost ({first.detail})" if first
-                                  else "the pay's answer was lost"))
+                                  else "the pay's answer was lost", ours=True))
     return out
 
 
-def settle_unknown(ex: Payer, actions: list[Action], why: str) -> dict[Action, Result]:
+def settle_unknown(ex: Payer, actions: list[Action], why: str, *, ours: bool) -> dict[Action, Result]:
     """A pay whose outcome is unknown: settled by what the panel shows paid, read again for
     `settle_seconds` (payments may show up late). What never shows is `failed` where a
     repeat is refused by the panel (sent again next run), and otherwise stays `pending`,
-    for a person: never paid again by this tool."""
+    for a person: never paid again by this tool. `ours`: this run sent the pay (else an
+    earlier run did: what shows paid is found, not sent by this run)."""
     deadline = time.monotonic() + ex.market.settle_seconds
     wait = 0.2
     left = list(actions)
@@ -240,7 +243,8 @@ def settle_unknown(ex: Payer, actions: list[Action], why: str) -> dict[Action, R
     while True:
         paid, _ = shown_paid(ex, left)
         found = [a for a in left if a.submission_id in paid]
-        out.update(_by_original(found, ex.record_all([settle_paid(ex, a, paid[a.submission_id], why) for a in found])))
+        out.update(_by_original(found, ex.record_all([settle_paid(ex, a, paid[a.submission_id], why) for a in found],
+                                                          found=not ours)))
         left = [a for a in left if a not in found]
         if not left or time.monotonic() + wait > deadline:
             break

@@ -47,11 +47,12 @@ class Sender(Protocol):
     ledger: Ledger
 
     def record(self, action: Action, status: str, *, request_id: str = "", detail: str = "",
-               phase: str | None = None) -> Result:
-        """Record an outcome in the ledger; returns it."""
+               phase: str | None = None, found: bool = False) -> Result:
+        """Record an outcome in the ledger; returns it. `found`: done without this run sending it."""
 
-    def record_all(self, records: Sequence[Record]) -> dict[Action, Result]:
-        """Record the outcomes of one call in one transaction; returns them."""
+    def record_all(self, records: Sequence[Record], *, found: bool = False) -> dict[Action, Result]:
+        """Record the outcomes of one call in one transaction; returns them. `found`: those
+        done were done on the panel without this run sending them."""
 
     def job(self, batch: list[Action], send: Send) -> Callable[[], dict[Action, Result]]:
         """A job that sends `batch` with `send`, every error placed on its actions."""
@@ -85,7 +86,7 @@ def revoke_jobs(ex: Sender, batch: list[Action], finished: Finished):
                                      None) for a in items]))
             continue
         finished(ex.record_all([(a, DONE, "", "did not hold it: nothing to revoke", None)
-                                for a in items if a.participant_id not in holders]))
+                                for a in items if a.participant_id not in holders], found=True))
         held = [a for a in items if a.participant_id in holders]
         jobs += [(Kind.REVOKE, ex.job(chunk, partial(_revoke, ex, group)))
                  for chunk in _chunks(held, ex.market.batch.get(Kind.REVOKE, 1))]

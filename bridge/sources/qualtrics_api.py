@@ -23,6 +23,7 @@ import requests
 
 from bridge.errors import SourceError
 from bridge.models import SurveyTable
+from bridge.netloc import is_local_endpoint
 from bridge.redact import redact
 from bridge.sources.limits import MAX_FILE_BYTES
 from bridge.sources.qualtrics_zip import read_export_zip, spool_download
@@ -30,6 +31,7 @@ from bridge.sources.qualtrics_zip import read_export_zip, spool_download
 log = logging.getLogger(__name__)
 
 TOKEN_VARS = ("QUALTRICS_API_KEY", "QUALTRICS_API_TOKEN")
+EMULATOR_TOKEN = "test-token"  # the token `survey-bridge emulator` accepts unless told otherwise
 MAX_THROTTLED = 8  # 429 retries: Qualtrics limits concurrent requests, so waiting works
 MAX_FAULTS = 4  # 5xx / dropped-connection retries before giving up
 MAX_BACKOFF = 60.0
@@ -240,6 +242,11 @@ class _Client:
             raise self.client_error(status, detail, what)
 
     def client_error(self, status: int, detail: str, what: str) -> SourceError:
+        if status == 401 and is_local_endpoint(self.base):
+            return SourceError(
+                f"The Qualtrics emulator at {self.host} rejected the API token (HTTP 401{detail}) while {what} for "
+                f"survey {self.survey_id}: set QUALTRICS_API_KEY to the emulator's token, {EMULATOR_TOKEN} unless it "
+                "was started with --qualtrics-token.")
         if status == 401:
             return SourceError(
                 f"Qualtrics at {self.host} rejected the API token (HTTP 401{detail}) while {what} for survey "

@@ -1,15 +1,19 @@
-"""The reconciliation workbook (SPEC §4, §4.1): openpyxl makes the package, `bridge.workbook.xlsx` the rows.
+"""The reconciliation workbook (SPEC §4, §4.1, §4.3): openpyxl makes the package, `bridge.workbook.xlsx` the rows.
 
 Laid out for a PI, on screen and on paper: bold frozen header, autofilter, widths from the
-content, landscape printing one page wide with the header repeated (`bridge.workbook.xlsx`); money as
-number cells shown 0.00, counts as numbers, IDs and codes as text; review rows filled.
+content, landscape printing at 8 pt or more with the header repeated (`bridge.workbook.xlsx`);
+money as number cells shown 0.00, counts as numbers, IDs and codes as text; review rows
+filled. The Summary counts and costs what is still to send apart from what the ledger has
+done (`SubmissionDecision.applied`), so after `apply` it shows the money spent.
 
 Every text cell from outside (IDs, codes, answers, feedback, notes) that starts with `=`,
 `+`, `-`, `@`, tab or CR after Unicode normalisation (fullwidth `＝` counts) is prefixed
 with `'` so no spreadsheet runs it as a formula. A hidden last column of `Decisions`
 (`AsWritten`) keeps each row's editable cells as written, so a later run can tell a
-person's edits from its own (`bridge.workbook.review`); it travels with its row when a person sorts. The file is written next to its destination and moved into
-place, so a failure never leaves half a workbook.
+person's edits from its own (`bridge.workbook.review`); it travels with its row when a
+person sorts. The file is written next to its destination and moved into place, so a
+failure never leaves half a workbook; a record of it as written goes beside it
+(`bridge.workbook.stamp`).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from itertools import chain
 from pathlib import Path
 
 from bridge.closing import COMPENSATION_COLUMNS, closing_rows, compensation_cells
-from bridge.cost import plan_cost
+from bridge.cost import DONE, SKIPPED, progress
 from bridge.files import write_atomically
-from bridge.models import Columns, Decision, MatchKind, Plan, State, SubmissionDecision
+from bridge.models import OVERRIDE_REASON, Columns, Decision, MatchKind, Plan, State, SubmissionDecision
 from bridge.money import to_cents
 from bridge.redact import redact
+from bridge.workbook.stamp import write_stamp
 from bridge.workbook.xlsx import Sheet, write_xlsx
 
 CREATOR = "survey-bridge"
@@ -42,6 +47,7 @@ QUALIFICATION_COLUMNS = ["{participant}", "{group}", "Action", "Value"]
 LOG_COLUMNS = ["Action", "{submission}", "{participant}", "Amount", "Status", "Detail", "At"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NOTHING_APPROVED = "n/a (nothing approved)"
+NOTHING_TO_DECIDE = "Nothing to decide (ended, no survey response)"
 
 
 def decision_columns(columns: Columns) -> list[str]:
@@ -94,20 +100,34 @@ class LogRow:
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """Decisions by what happens to them: sent now, left for a person, decided elsewhere.
-    They sum to the submissions, and each matches a filter of the Decisions sheet."""
+    """Decisions by what happens to them: still to send, sent (done, per the ledger), left
+    for a person, decided on the panel before, nothing to decide. They sum to the
+    submissions; `review` is the one count of review rows everywhere (SPEC 4.2)."""
 
-    approve: int  # Decision approve, awaiting review: sent
-    reject: int  # Decision reject, awaiting review: sent
+    approve: int  # approve, awaiting review, not yet done: to send
+    reject: int  # reject, awaiting review, not yet done: to send
     review: int  # Decision review: a person decides
-    decided: int  # already decided on the panel, or ended by the participant: nothing sent
+    decided: int  # already decided on the panel (or the ledger found it could not be sent): nothing sent
+    none: int = 0  # Decision none: ended by the participant, no response: nothing to decide
+    approved: int = 0  # approvals (and overridden rejections) done, per the ledger
+    rejected: int = 0  # rejections done, per the ledger
 
     @classmethod
     def of(cls, plan: Plan) -> "Counts":
-        c = Counter((d.decision, d.state is State.PENDING) for d in plan.decisions)
-        review = c[(Decision.REVIEW, True)] + c[(Decision.REVIEW, False)]
-        return cls(c[(Decision.APPROVE, True)], c[(Decision.REJECT, True)], review,
-                   len(plan.decisions) - review - c[(Decision.APPROVE, True)] - c[(Decision.REJECT, True)])
+        c: Counter[str] = Counter()
+        for d in plan.decisions:
+            if d.decision in (Decision.REVIEW, Decision.NONE):
+                c[d.decision.value] += 1
+                continue
+            kind = "override" if d.decision is Decision.APPROVE and OVERRIDE_REASON in d.reasons else d.decision.value
+            status = d.ledger_status(kind)
+            if status == DONE:
+                c["approved" if d.decision is Decision.APPROVE else "rejected"] += 1
+            elif status != SKIPPED and d.sends_status_change:
+                c[d.decision.value] += 1
+            else:
+                c["decided"] += 1
+        return cls(c["approve"], c["reject"], c["review"], c["decided"], c["none"], c["approved"], c["rejected"])
 
 
 def _wage(plan: Plan, median_minutes: Decimal | None, *, top_ups: bool) -> Decimal | None:
@@ -127,7 +147,8 @@ def summary_rows(plan: Plan, balance: Decimal | str | None = None) -> tuple[list
     is Decimal, counts int."""
     terms = plan.terms
     cur, panel = terms.currency, terms.panel
-    cost = plan_cost(plan)
+    money = progress(plan)
+    spent, cost = money.spent, money.to_send
     counts = Counts.of(plan)
     kinds = Counter(d.match for d in plan.decisions)
     seconds = [d.duration_seconds for d in plan.decisions if d.duration_seconds is not None]
@@ -153,15 +174,21 @@ def summary_rows(plan: Plan, balance: Decimal | str | None = None) -> tuple[list
         ("Unmatched", kinds[MatchKind.NONE]),
         ("Approve (to send)", counts.approve),
         ("Reject (to send)", counts.reject),
+        *([(f"Approved (done on {panel})", counts.approved)] if counts.approved else []),
+        *([(f"Rejected (done on {panel})", counts.rejected)] if counts.rejected else []),
         ("Review (a person decides)", counts.review),
         (f"Already decided on {panel} (nothing sent)", counts.decided),
+        (NOTHING_TO_DECIDE, counts.none),
         ("Survey responses", plan.survey_responses),
         ("Survey responses not matched", len(plan.unmatched_responses)),
         (f"Rewards to pay ({cur})", cost.rewards),
         ("Bonuses to pay", cost.bonuses_count),
-        (f"Bonus total ({cur})", cost.bonuses),
-        (f"{panel} fees ({cur})", cost.fees),
-        (f"Total cost ({cur})", cost.total),
+        *([("Bonuses paid", spent.bonuses_count)] if spent.bonuses_count else []),
+        (f"Bonus total ({cur})", spent.bonuses + cost.bonuses),
+        (f"{panel} fees ({cur})", spent.fees + cost.fees),
+        (f"Total cost ({cur})", money.total),
+        (f"Spent so far ({cur})", spent.total),
+        (f"Still to send ({cur})", cost.total),
         (f"Account balance ({cur})", balance if balance is not None else "not checked (dry run)"),
         *_reward_rows(plan),
         ("Median survey minutes", float(round(median_minutes, 1)) if median_minutes is not None else ""),
@@ -177,8 +204,8 @@ def summary_rows(plan: Plan, balance: Decimal | str | None = None) -> tuple[list
         if granted:
             rows.append((f"{role} grants ({granted[0].group_id})", len(granted)))
     rows += closing_rows(plan)  # SPEC §9: overrides, revokes, invitations, compensations, expiries
-    if cost.unknown_rewards:
-        rows.append(("Approvals with unknown reward (not in cost)", cost.unknown_rewards))
+    if cost.unknown_rewards + spent.unknown_rewards:
+        rows.append(("Approvals with unknown reward (not in cost)", cost.unknown_rewards + spent.unknown_rewards))
     rows.append(("Warnings", len(warnings)))
     return rows, warnings
 
@@ -205,8 +232,13 @@ def as_written(cells: dict[str, object]) -> str:
 
 def tool_cells(d: SubmissionDecision) -> dict[str, str]:
     """The editable cells of a decision as the tool made it (text, as `as_written` keeps them)."""
-    return d.written or {"Decision": d.decision.value, "Bonus": str(_money(d.bonus)) if d.bonus is not None else None,
-                         "Feedback": safe(d.feedback), "RejectionCategory": d.rejection_category or None}
+    return d.written or shown_cells(d)
+
+
+def shown_cells(d: SubmissionDecision) -> dict[str, str]:
+    """The editable cells of a decision as its row shows them (text, as `as_written` keeps them)."""
+    return {"Decision": d.decision.value, "Bonus": str(_money(d.bonus)) if d.bonus is not None else None,
+            "Feedback": safe(d.feedback), "RejectionCategory": d.rejection_category or None}
 
 
 def decision_row(d: SubmissionDecision, columns: Columns) -> list:
@@ -265,5 +297,12 @@ def write_workbook(plan: Plan, path: Path, *, balance: Decimal | str | None = No
     """Write the workbook at `path` (replacing it whole; the caller checks the path is the
     tool's to replace: `bridge.workbook.review.guard_workbook`)."""
     sheets = workbook_sheets(plan, balance=balance, log=log or ())
-    return write_atomically(Path(path), lambda tmp: write_xlsx(tmp, sheets, creator=CREATOR), what="workbook")
+    written = write_atomically(Path(path), lambda tmp: write_xlsx(tmp, sheets, creator=CREATOR), what="workbook")
+    # bridge.workbook.review reads it: the rows that hold a person's edits, as decision_row writes them
+    columns = plan.terms.columns
+    edits = [(i, {columns.submission: safe(d.submission_id), columns.participant: safe(d.participant_id),
+                  **shown_cells(d), AS_WRITTEN: as_written(tool_cells(d))})
+             for i, d in enumerate(plan.decisions, start=2) if d.written is not None]
+    write_stamp(written, (d.submission_id for d in plan.decisions), edits)
+    return written
 

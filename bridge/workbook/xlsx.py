@@ -11,8 +11,11 @@ How a sheet is written:
    longest text of each column is measured. The first row is the header.
 2. openpyxl then builds the whole package in normal mode with every sheet empty but
    otherwise complete: frozen pane under the header, autofilter over the table (whose size
-   is now known), column widths, landscape fit-to-one-page-wide printing, the header row as
-   print titles. openpyxl therefore writes the sheet elements in the order the schema wants
+   is now known), column widths, and print setup (`print_layout`, SPEC 4.3): landscape, the
+   header row repeated on every page, and a fixed scale that keeps the body text at least
+   8 pt on A4 and Letter. A sheet that fits one page wide at that size is printed one page
+   wide; a wider one (`Decisions`) goes on as many pages across as it takes, left to right
+   first, with its first column (the id) repeated on each. openpyxl therefore writes the sheet elements in the order the schema wants
    and the workbook-level defined names (`_xlnm._FilterDatabase`, `_xlnm.Print_Titles`).
 3. Each worksheet part is copied into the output with its empty `<sheetData>` replaced by
    the spooled rows and its `<dimension>` set to the table's extent.
@@ -49,6 +52,7 @@ from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, PatternFill
 from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -61,6 +65,15 @@ LINE_HEIGHT = 15  # points, of the default 11-point font
 # Column widths count the default font's "0"; capitals and other fonts (LibreOffice without
 # Calibri) run wider, so a text of n characters gets n * CHAR_WIDTH + 2.
 CHAR_WIDTH = 1.2
+# Wrapped text: characters of running text per width unit (a width unit is one "0", about
+# 7 px; running text averages about 6 px a character in Calibri or DejaVu Sans at 11 pt).
+TEXT_PER_UNIT = 7 / 6
+# Printing (SPEC 4.3): the body font is 11 pt, so 75% prints it at 8.25 pt, the least that is
+# readable. The page: landscape Letter (the narrower of Letter and A4), these margins in inches.
+FONT_POINTS = 11
+MIN_SCALE = 75
+PAGE_POINTS = 792  # landscape Letter's width; A4's is 842
+MARGINS = {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.5, "header": 0.25, "footer": 0.25}
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -154,12 +167,15 @@ class _Columns:
 
     def height(self, row: Row) -> str:
         """A `ht` attribute for a row whose wrapped text needs more than one line (Excel
-        fits such rows itself, LibreOffice keeps the stored height)."""
+        fits such rows itself, LibreOffice keeps the stored height): as many lines as the
+        text takes wrapped at word breaks in its column."""
         lines = 1
         for i in self._wrap:
-            if i < len(row) and isinstance(row[i], str):
-                per_line = max((self._sheet.widths.get(i, self._sheet.max_width) - 2) / CHAR_WIDTH, 1)
-                lines = max(lines, sum(math.ceil(len(part) / per_line) or 1 for part in row[i].split("\n")))
+            text = row[i] if i < len(row) else None
+            if isinstance(text, str):
+                per_line = max(int((self._sheet.widths.get(i, self._sheet.max_width) - 1) * TEXT_PER_UNIT), 1)
+                if len(text) > per_line or "\n" in text:
+                    lines = max(lines, wrapped_lines(text, per_line))
         return f' ht="{LINE_HEIGHT * lines}"' if lines > 1 else ""
 
     def widths(self) -> list[float]:
@@ -168,6 +184,25 @@ class _Columns:
             fixed.get(i, min(cap, max(self.header[i], self.longest[i] * CHAR_WIDTH + 2, 6)))
             for i in range(len(self.letters))
         ]
+
+
+def wrapped_lines(text: str, per_line: int) -> int:
+    """Lines `text` takes in a column holding `per_line` characters, wrapped at spaces (a
+    word longer than a line is cut)."""
+    lines = 0
+    for part in text.split("\n"):
+        lines += 1
+        used = -1
+        for word in part.split(" "):
+            if used + 1 + len(word) <= per_line:
+                used += 1 + len(word)
+                continue
+            if used > 0:
+                lines += 1
+            extra, used = divmod(len(word), per_line)
+            lines += extra - (1 if extra and not used else 0)
+            used = used or (per_line if extra else 0)
+    return max(lines, 1)
 
 
 def _text(ref: str, style: str, value: str) -> str:
@@ -239,7 +274,25 @@ def _spool(sheet: Sheet, cols: _Columns, out: IO[bytes]) -> int:
     return r
 
 
-def _lay_out(ws: Worksheet, widths: list[float], nrows: int) -> None:
+def column_points(width: float) -> float:
+    """A column's printed width in points at 100%, at most: `width` units of the default
+    font's "0" (7 px at 96 dpi in Calibri; 9.3 px in DejaVu Sans, which LibreOffice uses
+    where neither Calibri nor Carlito is installed) and 5 px of padding."""
+    return (width * 9.3 + 5) * 0.75
+
+
+def print_layout(widths: Sequence[float], hidden: Collection[int] = ()) -> tuple[int, bool]:
+    """(scale in percent, whether the sheet spans pages across) for columns of these widths
+    on a landscape page: the largest scale up to 100% that fits the sheet one page wide, but
+    never below MIN_SCALE (the body stays readable); a sheet that does not fit at that size
+    goes on across pages."""
+    total = sum(column_points(w) for i, w in enumerate(widths) if i not in hidden)
+    room = (PAGE_POINTS - 72 * (MARGINS["left"] + MARGINS["right"])) * 100
+    fits = int(room // total) if total else 100
+    return max(MIN_SCALE, min(100, fits)), fits < MIN_SCALE
+
+
+def _lay_out(ws: Worksheet, widths: list[float], nrows: int, hidden: Collection[int] = ()) -> None:
     """Frozen header, autofilter, column widths and print setup of an (empty) openpyxl sheet."""
     ws.freeze_panes = "A2"
     if widths:
@@ -247,13 +300,18 @@ def _lay_out(ws: Worksheet, widths: list[float], nrows: int) -> None:
         ws.print_title_rows = "1:1"
     for i, width in enumerate(widths):
         ws.column_dimensions[get_column_letter(i + 1)].width = round(width, 2)
+    scale, across = print_layout(widths, hidden)
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.scale = scale
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=False)
+    if across:  # the id column on every page, and a row's pages one after the other
+        ws.print_title_cols = "A:A"
+        ws.page_setup.pageOrder = "overThenDown"
+    ws.page_margins = PageMargins(**MARGINS)
+    ws.oddFooter.center.text = "&A, page &P of &N"
 
 
-def _sheet_parts(package: zipfile.ZipFile) -> dict[str, str]:
+def sheet_parts(package: zipfile.ZipFile) -> dict[str, str]:
     """Worksheet part name → sheet title, from the workbook and its relationships."""
     targets = {
         rel.get("Id"): rel.get("Target", "").lstrip("/")
@@ -296,7 +354,7 @@ def write_xlsx(path: str | os.PathLike, sheets: Mapping[str, Sheet | Iterable[Ro
             cols = _Columns(sheet, styles)
             nrows = _spool(sheet, cols, spool)
             widths = cols.widths()
-            _lay_out(ws, widths, nrows)
+            _lay_out(ws, widths, nrows, set(sheet.hidden_columns))
             for i in sheet.hidden_columns:
                 ws.column_dimensions[get_column_letter(i + 1)].hidden = True
             dimensions[title] = f"A1:{get_column_letter(max(len(widths), 1))}{nrows}" if nrows else "A1"
@@ -319,7 +377,7 @@ def write_xlsx(path: str | os.PathLike, sheets: Mapping[str, Sheet | Iterable[Ro
 def _copy(src: zipfile.ZipFile, dst: zipfile.ZipFile, spools: Mapping[str, IO[bytes]],
           dimensions: Mapping[str, str]) -> None:
     """The package's parts into `dst`, each worksheet with its spooled rows."""
-    parts = _sheet_parts(src)
+    parts = sheet_parts(src)
     for info in src.infolist():
         title = parts.get(info.filename)
         if title is None:

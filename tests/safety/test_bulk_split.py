@@ -50,7 +50,7 @@ def test_one_unknown_submission_fails_alone_and_the_rest_are_approved_paid_and_g
 
     assert again.exit_code == 2, again.output
     assert emu.calls["bulk-approve-submissions"] == before + 1  # only the bad one, alone
-    assert "Sent this run: 0 approvals" in again.output
+    assert "Sent this run: nothing." in again.output
 
 
 def test_one_malformed_participant_fails_its_group_addition_alone(quick, emu, tmp_path):

@@ -38,7 +38,7 @@ def test_a_refused_token_during_the_checks_is_still_exit_1(quick, emu, tmp_path)
     result = run("close-out", files.config, "--apply", "--yes", *NOW, env={"PROLIFIC_API_TOKEN": "wrong-token"})
 
     assert result.exit_code == 1, result.output
-    assert "Prolific refused the API token" in result.output and sent(emu) == {}
+    assert "Prolific emulator refused the API token" in result.output and sent(emu) == {}
 
 
 def test_mturk_down_during_the_checks_before_sending_is_exit_2(start_mturk, tmp_path):

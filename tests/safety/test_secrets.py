@@ -70,7 +70,7 @@ def test_a_malformed_prolific_token_is_refused_without_being_echoed(emu, tmp_pat
     config = _api_config(tmp_path / "api", emu.url, s.study_id)
     if token.endswith("\n"):  # a trailing line break is only trimmed: then the token is just wrong
         _record(seen, run("close-out", config, *NOW, env={"PROLIFIC_API_TOKEN": token}), code=1,
-                says="Prolific refused the API token")
+                says="Prolific emulator refused the API token")
         return
     _record(seen, run("close-out", config, *NOW, env={"PROLIFIC_API_TOKEN": token}), code=1,
             says="PROLIFIC_API_TOKEN is malformed")
@@ -88,9 +88,9 @@ def test_a_refused_token_and_url_passwords_never_show(quick, emu, tmp_path, seen
     wrong = {"PROLIFIC_API_TOKEN": CANARY}
     # 401 while reading the study through the API, and while checking before sending.
     _record(seen, run("close-out", _api_config(tmp_path / "api", emu.url, s.study_id), *NOW, env=wrong), code=1,
-            says="Prolific refused the API token")
+            says="Prolific emulator refused the API token")
     _record(seen, run("close-out", files.config, "--apply", "--yes", *NOW, env=wrong), code=1,
-            says="Prolific refused the API token")
+            says="Prolific emulator refused the API token")
     # A password inside the Prolific environment URL: never sent, never shown, the apply goes through.
     host = emu.url.split("//", 1)[1]
     text = files.config.read_text()
@@ -122,7 +122,7 @@ def test_qualtrics_passwords_in_the_base_url_never_show(tmp_path, seen, monkeypa
                                              f'base_url = "http://lab:{CANARY}@{host}"'))
         # 401 with a password in the config's base_url.
         _record(seen, run("close-out", files.config, *NOW, env={"QUALTRICS_API_KEY": "wrong-token"}), code=1,
-                says=f"Qualtrics at {host} rejected the API token")
+                says=f"Qualtrics emulator at {host} rejected the API token")
         # The token itself holding a control character.
         _record(seen, run("close-out", files.config, *NOW, env={"QUALTRICS_API_KEY": f"{CANARY}\x01"}), code=1,
                 says="contains spaces or control characters")

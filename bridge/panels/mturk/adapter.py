@@ -150,6 +150,7 @@ class MTurkMarketplace:
     words = WORDS
     batch: dict = {Kind.NOTIFY: NOTIFY_BATCH}  # otherwise one item per call
     pay_repeats = False  # a repeated UniqueRequestToken is refused by MTurk itself
+    states_in_bulk = False  # GetAssignment, one call per assignment
     settle_seconds = 0.0  # ListBonusPayments shows a bonus as soon as SendBonus answers
     payments_show_late = False
 

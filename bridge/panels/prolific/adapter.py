@@ -83,6 +83,7 @@ class ProlificMarketplace:
                Kind.NOTIFY: 1}
     pay_repeats = True  # every pay call pays again (FACTS 1.8)
     payments_show_late = True  # paid "in the following minutes" (FACTS 1.8); bulk approval is asynchronous (1.7)
+    states_in_bulk = True  # the study's submissions, listed a page of many at a time
 
     def __init__(self, http: ProlificHttp, study_id: str, *, environment: str, workspace_id: str | None = None,
                  settle_seconds: float = SETTLE_SECONDS, confirm_seconds: float = CONFIRM_SECONDS,

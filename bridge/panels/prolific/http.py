@@ -32,10 +32,12 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
 from bridge.errors import InputError
+from bridge.netloc import is_local_endpoint
 from bridge.redact import redact
 
 PRODUCTION_URL = "https://api.prolific.com"  # FACTS 1.1
 TOKEN_VARIABLE = "PROLIFIC_API_TOKEN"
+EMULATOR_TOKEN = "test-token"  # the token `survey-bridge emulator` accepts unless told otherwise
 ATTEMPTS = 6  # tries in all for a retried call
 BACKOFF = 0.5  # seconds; urllib3 waits BACKOFF * 2**(n-1) before the n-th retry (none before the first)
 BACKOFF_MAX = 30.0
@@ -109,6 +111,7 @@ class Answer:
     status: int
     body: Any  # parsed JSON, else the text
     detail: str  # Prolific's error text for a non-2xx answer (token removed), else ""
+    emulator: bool = False  # from a local emulator (127.0.0.1 / localhost), not Prolific itself
 
     @property
     def ok(self) -> bool:
@@ -198,6 +201,9 @@ def problem(answer: Answer, *, doing: str, not_found: str, attempts: int = ATTEM
     """What a failed answer means and what to do, for a message. `doing` says what the call
     was for ("reading study X"); `not_found` what a 404 means there."""
     status, detail = answer.status, answer.detail or "no detail given"
+    if status == 401 and answer.emulator:
+        return (f"The Prolific emulator refused the API token while {doing} (401: {detail}): set {TOKEN_VARIABLE} "
+                f"to the emulator's token, {EMULATOR_TOKEN} unless it was started with --prolific-token.")
     if status == 401:
         return (f"Prolific refused the API token while {doing} (401: {detail}): the token in {TOKEN_VARIABLE} is "
                 f"wrong, revoked or missing. Create a token in Prolific (the workspace's settings, API tokens) and "
@@ -225,6 +231,7 @@ class ProlificHttp:
     def __init__(self, environment: str, token: str, *, attempts: int = ATTEMPTS, backoff: float | None = None,
                  timeout: tuple[float, float] = TIMEOUT, pool: int = 8):
         self.base = base_url(environment)
+        self.emulator = is_local_endpoint(self.base)
         self.attempts = max(1, attempts)
         self._token = token
         self._timeout = timeout
@@ -296,7 +303,7 @@ class ProlificHttp:
         except ValueError:
             parsed = response.text
         detail = "" if 200 <= response.status_code < 300 else self.redact(error_detail(parsed))
-        return Answer(response.status_code, parsed, detail)
+        return Answer(response.status_code, parsed, detail, self.emulator)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Answer:
         return self.send("GET", path, params=params)
