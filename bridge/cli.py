@@ -120,6 +120,7 @@ def print_summary(console: Console, closeout) -> None:
         "Review (a person decides)", f"Already decided on {terms.panel} (nothing sent)",
         "Survey responses not matched", f"Bonus total ({cur})", f"{terms.panel} fees ({cur})", f"Total cost ({cur})",
         f"Effective hourly wage ({cur})", f"Effective hourly wage before top-ups ({cur})",
+        "Effective hourly wage and top-ups use",
     ]
     from bridge.closing import closing_rows
 

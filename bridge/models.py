@@ -176,6 +176,9 @@ class Terms:
     category_values: tuple[str, ...] = ()  # every category the panel accepts
     # A speed rejection is allowed only this many standard deviations below the mean.
     speed_reject_min_sd: float | None = None
+    # The panel's name for the time it counts per submission (the time it pays for):
+    # "Time taken" on Prolific, "WorkTimeInSeconds" on MTurk (SPEC §8).
+    time_name: str = "time"
     # How the panel pays a participant who did the survey but has no submission to pay:
     # "task" (a task for them alone: an MTurk compensation HIT), "bonus" (a bonus on a
     # submission they ended, e.g. returned on Prolific), "" (only a person can).
@@ -231,6 +234,7 @@ class SubmissionDecision:
     duration_seconds: int | None = None
     rejection_category: str = ""  # panels that require one (Prolific)
     top_up: Decimal | None = None  # the part of `bonus` that is a fair-pay top-up
+    time_taken_seconds: int | None = None  # as the panel counted it (the time it pays for, SPEC §8)
     # When a person's edit overrides the tool's decision: the editable cells as the tool
     # decided them (the workbook keeps them, so the edit stays an edit in later runs).
     written: dict[str, str] | None = None

@@ -17,6 +17,8 @@ Panels whose completion codes name outcomes (Prolific) have each entered code ch
 against `completion_codes`: `failed_check` counts as `attention_failed`, an unknown code is
 `review` (`bad_code`), no code is `review` (`no_code`). A rejection on a panel that
 requires a category carries one (`Terms.rejection_categories`).
+
+The `[fair_pay]` top-up counts the time the panel paid for (`bridge.pay_time`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from bridge.models import (
     UnmatchedResponse,
 )
 from bridge.money import AmountError, has_sub_cent, parse_amount, to_cents
+from bridge.pay_time import PaidTime, paid_time
 
 _RANK = {Decision.APPROVE: 0, Decision.REJECT: 1, Decision.REVIEW: 2}
 ALWAYS_REVIEW = ("near_miss", "code_shared", "worker_mismatch", "answer_unreadable", "bonus_invalid", "bad_code",
@@ -302,13 +305,15 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
             reward=reward,
             auto_approval_time=s.auto_approval_time,
             duration_seconds=m.response.duration_seconds if m.response else None,
+            time_taken_seconds=s.time_taken_seconds,
             rejection_category=rejection_category(reasons, terms) if decision is Decision.REJECT
             and s.state is State.PENDING else "",
         ))
     del paid_to, shared, bonuses, texts
     if release:
         del matches
-    top_up(decisions, settings, pace)
+    paid = paid_time(decisions)
+    top_up(decisions, settings, paid, terms)
     survey = settings.survey
     code_column = survey.code_column or ""
     participant_column = survey.participant_column
@@ -350,14 +355,16 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     return plan
 
 
-def top_up(decisions: list[SubmissionDecision], settings: Settings, pace: Speed) -> None:
+def top_up(decisions: list[SubmissionDecision], settings: Settings, paid: PaidTime, terms: Terms) -> None:
     """`[fair_pay] hourly`: a top-up bonus for every approved submission whose reward falls
-    below that rate at the wave's median duration (`pay_top_up`, whole cents, half-up).
-    Added to the submission's bonus: one bonus per submission per wave."""
+    below that rate at the median time paid for (`PaidTime`: the panel's, else the
+    survey's; `pay_top_up`, whole cents, half-up). Added to the submission's bonus: one
+    bonus per submission per wave."""
     hourly = settings.fair_pay.hourly
-    if hourly is None or pace.median_seconds is None:
+    if hourly is None or paid.seconds is None:
         return
-    owed_per_submission = hourly * Decimal(str(pace.median_seconds)) / 3600
+    owed_per_submission = hourly * Decimal(str(paid.seconds)) / 3600
+    timed = f"{terms.panel}'s {terms.time_name}" if paid.panel else "survey time"
     gaps: dict[Decimal, tuple[Decimal, str]] = {}
     for d in decisions:
         if d.decision is not Decision.APPROVE or d.reward is None or d.state is State.REJECTED:
@@ -366,8 +373,8 @@ def top_up(decisions: list[SubmissionDecision], settings: Settings, pace: Speed)
         if gap > 0:
             known = gaps.get(gap)
             if known is None:  # memory: one Decimal and one note per top-up amount, not per submission
-                known = gaps[gap] = (gap, f"top-up {gap} to {hourly}/hour at the median "
-                                          f"{pace.median_seconds / 60:.1f} minutes")
+                known = gaps[gap] = (gap, f"top-up {gap} to {hourly}/hour at the median {timed} of "
+                                          f"{paid.seconds / 60:.1f} minutes")
             gap, note = known
             # `gap` has two places, as 0.00 + gap would: the same value, one object less
             d.bonus = gap if d.bonus is None else d.bonus + gap
