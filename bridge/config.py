@@ -1,4 +1,4 @@
-"""The wave's TOML config (SPEC §3, §7, §8, §14), validated into typed settings.
+"""The wave's TOML config (SPEC §3, §7, §8, §14, §15), validated into typed settings.
 
 Every problem is collected and reported at once (`ConfigError`); an unknown key names the
 nearest valid one. Paths are resolved relative to the config file's folder. Secrets are
@@ -157,6 +157,12 @@ class CompensationSettings(Section):
         return amount
 
 
+class ReportSettings(Section):
+    # The survey column holding each response's experimental condition (Qualtrics embedded
+    # data set by a randomizer): the Charts sheet counts submissions per condition (SPEC §15).
+    condition_column: str | None = Field(default=None, min_length=1)
+
+
 class OutputSettings(Section):
     workbook: Path | None = None
     ledger: Path | None = None
@@ -177,6 +183,7 @@ class Settings(Section):
     qualifications: QualificationSettings = QualificationSettings()
     notify: NotifySettings = NotifySettings()
     compensation: CompensationSettings = CompensationSettings()
+    report: ReportSettings = ReportSettings()
     output: OutputSettings = OutputSettings()
 
     # Set by `load_config`, not read from the file.
@@ -250,6 +257,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "qualifications": QualificationSettings,
     "notify": NotifySettings,
     "compensation": CompensationSettings,
+    "report": ReportSettings,
     "output": OutputSettings,
 }
 _NESTED: dict[tuple[str, str], type[BaseModel]] = {("rules", "attention_checks"): AttentionCheck}

@@ -153,6 +153,12 @@ def test_missing_column_lists_the_columns(wave: Path):
                   "Did you mean 'Random ID'?", "'ResponseId'")
 
 
+def test_a_condition_column_not_in_the_survey_is_named(wave: Path):
+    wave.write_text(wave.read_text().replace('condition_column = "condition"', 'condition_column = "Condition"'))
+    _expect_error(["close-out", wave, *NOW], "has no column 'Condition' (config [report] condition_column)",
+                  "Did you mean 'condition'?", workbook=wave.parent / "out" / "sample-wave-1-reconciliation.xlsx")
+
+
 def test_missing_code_answer(wave: Path):
     wave.write_text(wave.read_text().replace('code_answer = "surveycode"', 'code_answer = "code"'))
     _expect_error(["close-out", wave, *NOW], "has no column 'Answer.code'", "'Answer.surveycode'")
