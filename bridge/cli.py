@@ -131,6 +131,8 @@ def print_summary(console: Console, closeout) -> None:
     for key in shown:
         if key in values:
             console.print(f"  {key:<{width}}  {values[key]}")
+    for line in _sparkline(console, plan):
+        console.print(line)
     for line in closeout.carried:
         console.print(f"edit kept: {line}")
     for w in warnings:
@@ -138,6 +140,21 @@ def print_summary(console: Console, closeout) -> None:
     console.print(f"Workbook: {closeout.workbook}")
     if closeout.analysis is not None:
         console.print(f"Responses for analysis: {closeout.analysis}")
+
+
+def _sparkline(console: Console, plan) -> list[str]:
+    """The completion times as one line of blocks with the speed cut-offs marked beneath
+    (SPEC §15); plain ASCII where the output cannot carry the blocks. Not indented: a
+    picture, not a figure of the Summary."""
+    from bridge.pictures import sparkline
+
+    times = plan.pictures.times
+    if times is None:
+        return []
+    encoding = (console.encoding or "").lower().replace("-", "")
+    lines = sparkline(times, ascii_only=not encoding.startswith("utf"))
+    label = f"Survey times ({sum(times.counts)} finished, matched): "
+    return [label + lines[0], *(f"{'Too fast below:':<{len(label)}}" + line for line in lines[1:])]
 
 
 @app.command("close-out")

@@ -18,7 +18,8 @@ against `completion_codes`: `failed_check` counts as `attention_failed`, an unkn
 `review` (`bad_code`), no code is `review` (`no_code`). A rejection on a panel that
 requires a category carries one (`Terms.rejection_categories`).
 
-The `[fair_pay]` top-up counts the time the panel paid for (`bridge.pay_time`).
+The plan also carries the `[fair_pay]` top-up at the time the panel paid for
+(`bridge.pay_time`) and the survey side of the Charts sheet (`bridge.pictures`).
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ from bridge.models import (
     State,
     SubmissionDecision,
     SubmissionTable,
+    SurveyPictures,
     Terms,
     UnmatchedResponse,
 )
 from bridge.money import AmountError, has_sub_cent, parse_amount, to_cents
 from bridge.pay_time import PaidTime, paid_time
+from bridge.pictures import check_counts, finished_matched, time_chart, time_markers
 
 _RANK = {Decision.APPROVE: 0, Decision.REJECT: 1, Decision.REVIEW: 2}
 ALWAYS_REVIEW = ("near_miss", "code_shared", "worker_mismatch", "answer_unreadable", "bonus_invalid", "bad_code",
@@ -80,11 +83,9 @@ class Speed:
         return [rule for rule, cut in self.cutoffs.items() if seconds < cut]
 
 
-def speed(result: MatchResult, settings: Settings) -> Speed:
+def speed(seconds: list[int], settings: Settings) -> Speed:
+    """The cut-offs from the durations (sorted) of the wave's finished, matched responses."""
     rules = settings.rules
-    seconds = [r.duration_seconds for r in {m.response.response_id: m.response for m in result.matches
-                                            if m.response is not None and m.response.finished}.values()
-               if r.duration_seconds is not None]
     out = Speed(median_seconds=statistics.median(seconds) if seconds else None)
     if rules.min_duration_seconds is not None:
         out.cutoffs["min_duration_seconds"] = float(rules.min_duration_seconds)
@@ -96,7 +97,7 @@ def speed(result: MatchResult, settings: Settings) -> Speed:
         # (ties at the cut-off are not flagged).
         k = math.floor(len(seconds) * rules.too_fast_percentile / 100)
         if k:
-            out.cutoffs["too_fast_percentile"] = float(sorted(seconds)[k])
+            out.cutoffs["too_fast_percentile"] = float(seconds[k])
     return out
 
 
@@ -249,7 +250,13 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     decisions: list[SubmissionDecision] = []
     cap = settings.bonus.max_per_worker
     paid_to: dict[str, Decimal] = defaultdict(Decimal)
-    pace = speed(result, settings)
+    responses = finished_matched(result)
+    seconds = sorted(r.duration_seconds for r in responses if r.duration_seconds is not None)
+    pace = speed(seconds, settings)
+    condition_column = settings.report.condition_column
+    pictures = SurveyPictures(checks=check_counts(responses, settings.rules.attention_checks),
+                              responses=len(responses), condition_column=condition_column or "")
+    del responses  # memory: the responses go with their matches (`release`)
     shared: dict[str, int] = defaultdict(int)  # response id -> submissions matched to it
     for m in result.matches:
         if m.response is not None:
@@ -306,6 +313,8 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
             auto_approval_time=s.auto_approval_time,
             duration_seconds=m.response.duration_seconds if m.response else None,
             time_taken_seconds=s.time_taken_seconds,
+            condition=texts.setdefault(c := _cut(m.response.fields.get(condition_column, "").strip()), c)
+            if condition_column and m.response else "",
             rejection_category=rejection_category(reasons, terms) if decision is Decision.REJECT
             and s.state is State.PENDING else "",
         ))
@@ -345,6 +354,10 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     )
     if pace.median_seconds is not None:
         plan.figures.append(("Median survey seconds (finished, matched)", round(pace.median_seconds, 1)))
+    pictures.times = time_chart(seconds, time_markers(pace.cutoffs, pace.median_seconds, paid, terms,
+                                                      settings.fair_pay.hourly, decisions))
+    plan.pictures = pictures
+    del seconds
     plan.compensations = compensations_for(decisions, unmatched, settings, terms)
     n = settings.notify
     if n.eligible_message and settings.qualifications.eligible_worker:

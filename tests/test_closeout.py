@@ -43,7 +43,7 @@ def test_sample_wave_end_to_end(wave: Path):
     book = wave.parent / "out" / "sample-wave-1-reconciliation.xlsx"
     assert f"Workbook: {book}" in result.output.replace("\n", "")
     wb = load_workbook(book)
-    assert wb.sheetnames == ["Summary", "Decisions", "Unmatched responses", "Qualifications", "Log"]
+    assert wb.sheetnames == ["Summary", "Charts", "Decisions", "Unmatched responses", "Qualifications", "Log"]
     # The columns SPEC §4 pins first, in MTurk's words.
     spec = {"Decisions": ["AssignmentId", "WorkerId", "HITId", "SubmittedCode", "ResponseId", "Match", "Decision",
                           "Bonus", "Reasons", "Feedback"],

@@ -19,7 +19,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("seam", {"actions", "market", "cost"}),
     ("panels", {"panels"}),
     ("config", {"config"}),
-    ("decide", {"rules", "closing", "pay_time"}),
+    ("decide", {"rules", "closing", "pictures", "pay_time"}),
     ("outputs", {"workbook", "responses"}),
     ("close-out", {"closeout"}),
     ("apply", {"apply"}),

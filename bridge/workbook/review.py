@@ -24,7 +24,7 @@ from bridge.files import guard_output
 from bridge.models import Plan, SubmissionDecision
 from bridge.money import fmt
 from bridge.workbook.edits import EditedPlan, apply_edits, cell_bonus, cell_text, iter_sheet
-from bridge.workbook.write import AS_WRITTEN, CREATOR, EDITABLE, SHEETS, restore
+from bridge.workbook.write import AS_WRITTEN, CREATOR, EDITABLE, restore
 
 _CORE = "docProps/core.xml"
 
@@ -44,7 +44,7 @@ def is_ours(path: Path) -> bool:
             workbook = z.read("xl/workbook.xml").decode("utf-8", "replace")
     except (OSError, zipfile.BadZipFile, KeyError):
         return False
-    return all(f'name="{name}"' in workbook for name in SHEETS[:2])
+    return all(f'name="{name}"' in workbook for name in ("Summary", "Decisions"))
 
 
 def guard_workbook(path: Path, settings: Settings, *, key: str = "[output] workbook") -> None:

@@ -31,10 +31,11 @@ from bridge.models import Columns, Decision, MatchKind, Plan, State, SubmissionD
 from bridge.money import to_cents
 from bridge.pay_time import PaidTime, basis, paid_time
 from bridge.redact import redact
+from bridge.workbook.charts import charts_sheet
 from bridge.workbook.xlsx import Sheet, write_xlsx
 
 CREATOR = "survey-bridge"
-SHEETS = ("Summary", "Decisions", "Unmatched responses", "Qualifications", "Log")
+SHEETS = ("Summary", "Charts", "Decisions", "Unmatched responses", "Qualifications", "Log")
 AS_WRITTEN = "AsWritten"  # hidden column: a row's editable cells as the tool wrote them (JSON)
 EDITABLE = ("Decision", "Bonus", "Feedback", "RejectionCategory")
 UNMATCHED_COLUMNS = ["ResponseId", "Code", "{participant}", "Finished", "DurationSeconds", "Reasons",
@@ -272,6 +273,7 @@ def workbook_sheets(plan: Plan, *, balance: Decimal | str | None = None,
          safe(redact(r.detail)), r.at] for r in log))
     return {
         "Summary": Sheet(summary, wrap=[1], max_width=70),
+        "Charts": charts_sheet(plan, safe),
         "Decisions": Sheet(decisions, money=[bonus], wrap=[feedback, notes], widths={feedback: 36, notes: 48},
                            highlight=lambda r: r[decision] == "review", hidden_columns=[len(head)]),
         "Unmatched responses": Sheet(unmatched, money=[6, 7], wrap=[8]),
