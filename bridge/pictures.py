@@ -48,15 +48,14 @@ def finished_matched(result: MatchResult) -> list[Response]:
                  if m.response is not None and m.response.finished}.values())
 
 
-def check_counts(responses: Iterable[Response], checks: Sequence[AttentionCheck]) -> list[tuple[str, int, int]]:
+def check_counts(responses: Sequence[Response], checks: Sequence[AttentionCheck]) -> list[tuple[str, int, int]]:
     """(column, passed, failed) of each attention check among `responses`."""
-    passed = [0] * len(checks)
-    seen = 0
-    for r in responses:
-        seen += 1
-        for i, check in enumerate(checks):
-            passed[i] += check.passes(r.fields.get(check.column, ""))
-    return [(check.column, passed[i], seen - passed[i]) for i, check in enumerate(checks)]
+    out = []
+    for check in checks:
+        answers = Counter(r.fields.get(check.column, "") for r in responses)  # a few distinct answers
+        passed = sum(n for answer, n in answers.items() if check.passes(answer))
+        out.append((check.column, passed, sum(answers.values()) - passed))
+    return out
 
 
 def _quantile(ordered: Sequence[float], q: float) -> float:
@@ -95,8 +94,8 @@ def time_chart(seconds: Sequence[float], markers: Sequence[tuple[str, str, float
     over = top >= start + k * width
     counts = [0] * (k + over)
     last = len(counts) - 1
-    for t in seconds:
-        counts[min(int((t - start) // width), last)] += 1
+    for t, n in Counter(seconds).items():  # times are whole seconds: far fewer values than times
+        counts[min(int((t - start) // width), last)] += n
     edges = [float(start + j * width) for j in range(len(counts) + 1)]
     return TimeChart(edges=edges, counts=counts, over=over,
                      markers=[(kind, label, float(at)) for kind, label, at in markers])
@@ -125,9 +124,10 @@ def reasons_by_decision(decisions: Iterable[SubmissionDecision]) -> list[tuple[s
     submissions no rule flagged. A submission counts under each of its reasons; facts about
     pay (`PAY_FACTS`: a top-up, a rounded or capped bonus) are not reasons for a decision."""
     counts: dict[str, Counter] = {}
-    for d in decisions:
-        for reason in [r for r in d.reasons if r not in PAY_FACTS] or (NO_REASON,):
-            counts.setdefault(reason, Counter())[d.decision] += 1
+    # memory and time: the decisions share a few lists of reasons; each is looked at once
+    for (reasons, decision), n in Counter((tuple(d.reasons), d.decision) for d in decisions).items():
+        for reason in [r for r in reasons if r not in PAY_FACTS] or (NO_REASON,):
+            counts.setdefault(reason, Counter())[decision] += n
     clean = counts.pop(NO_REASON, None)
     ordered = sorted(counts.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
     return ([(NO_REASON, clean)] if clean else []) + ordered
@@ -137,8 +137,8 @@ def conditions_by_decision(decisions: Iterable[SubmissionDecision]) -> list[tupl
     """(condition, decisions by kind), most frequent first; past MAX_CONDITIONS values the
     rest are one `other` row (a free-text column must not make a thousand bars)."""
     counts: dict[str, Counter] = {}
-    for d in decisions:
-        counts.setdefault(d.condition or NO_CONDITION, Counter())[d.decision] += 1
+    for (condition, decision), n in Counter((d.condition, d.decision) for d in decisions).items():
+        counts.setdefault(condition or NO_CONDITION, Counter())[decision] += n
     ordered = sorted(counts.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
     if len(ordered) <= MAX_CONDITIONS:
         return ordered
