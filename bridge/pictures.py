@@ -35,7 +35,7 @@ MAX_CONDITIONS = 12  # the rest are one bar, "other"
 NO_REASON = "(no rule fired)"
 # Reasons that state a fact about pay, not why a decision was made: not counted as reasons.
 PAY_FACTS = frozenset({"pay_top_up", "bonus_rounded", "bonus_capped"})
-NO_CONDITION = "(none)"
+NO_CONDITION = "(no response or blank)"
 BLOCKS = "▁▂▃▄▅▆▇█"
 ASCII_BLOCKS = ".:-=+*#@"
 CUT = "▲"

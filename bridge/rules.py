@@ -377,7 +377,7 @@ def top_up(decisions: list[SubmissionDecision], settings: Settings, paid: PaidTi
     if hourly is None or paid.seconds is None:
         return
     owed_per_submission = hourly * Decimal(str(paid.seconds)) / 3600
-    timed = f"{terms.panel}'s {terms.time_name}" if paid.panel else "survey time"
+    timed = f"{terms.panel}'s median {terms.time_name}" if paid.panel else "the median survey time"
     gaps: dict[Decimal, tuple[Decimal, str]] = {}
     for d in decisions:
         if d.decision is not Decision.APPROVE or d.reward is None or d.state is State.REJECTED:
@@ -386,7 +386,7 @@ def top_up(decisions: list[SubmissionDecision], settings: Settings, paid: PaidTi
         if gap > 0:
             known = gaps.get(gap)
             if known is None:  # memory: one Decimal and one note per top-up amount, not per submission
-                known = gaps[gap] = (gap, f"top-up {gap} to {hourly}/hour at the median {timed} of "
+                known = gaps[gap] = (gap, f"top-up {gap} to {hourly}/hour at {timed} of "
                                           f"{paid.seconds / 60:.1f} minutes")
             gap, note = known
             # `gap` has two places, as 0.00 + gap would: the same value, one object less

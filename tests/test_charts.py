@@ -193,7 +193,7 @@ def test_the_sample_charts_plot_what_the_workbook_says(sample):
     by_condition = Counter()
     for d in decisions:
         matched = d["Match"] in ("exact", "normalized") and d["ResponseId"] in responses
-        by_condition[(responses[d["ResponseId"]]["condition"] if matched else "(none)", d["Decision"])] += 1
+        by_condition[(responses[d["ResponseId"]]["condition"] if matched else "(no response or blank)", d["Decision"])] += 1
     got = Counter()
     for s in conditions.series:
         for condition, n in zip(cells(conditions.series[0].refs["cat"]), cells(s.refs["val"])):

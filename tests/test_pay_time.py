@@ -55,7 +55,7 @@ def test_prolific_wage_and_top_up_use_time_taken(tmp_path):
     # 1.80 of a 1.25 reward: a top-up of 0.55 (at the survey's 10 minutes it would be 0.25).
     plan = prolific_wave(tmp_path, [720, 720], [600, 600])
     assert [d.top_up for d in plan.decisions] == [Decimal("0.55"), Decimal("0.55")]
-    assert all("at the median Prolific's Time taken of 12.0 minutes" in " ".join(d.notes) for d in plan.decisions)
+    assert all("at Prolific's median Time taken of 12.0 minutes" in " ".join(d.notes) for d in plan.decisions)
     got = summary(plan)
     assert got["Median survey minutes (approved)"] == 10.0
     assert got["Median Time taken on Prolific (minutes, approved)"] == 12.0
