@@ -282,3 +282,17 @@ def test_the_sparkline_reads_in_a_file(tmp_path):
     for rule in ("too_fast_sd", "too_fast_percentile"):
         cut = summary[f"Too fast below (seconds), {rule}"]
         assert marks[start + int((cut - xs[0]) // width)] == "▲" and rule in marks
+
+
+def test_a_wave_with_nothing_to_plot_says_so(tmp_path):
+    from builders import mturk, settings
+
+    s = settings(tmp_path)
+    table = mturk()
+    plan = build_plan(match_wave(table, survey(), s.panel.match_options(s)), s, table, s.panel.terms(s, table), NOW,
+                      environment="sandbox")
+    book = write_workbook(plan, tmp_path / "empty.xlsx")
+    with zipfile.ZipFile(book) as z:
+        assert not [n for n in z.namelist() if n.startswith(("xl/charts/", "xl/drawings/"))]
+    ws = load_workbook(book)["Charts"]
+    assert "Nothing to plot" in ws["A1"].value and ws.max_row == 1

@@ -254,8 +254,9 @@ def charts_sheet(plan: Plan, text: Callable[[str], str | None]) -> Sheet:
     others = sum([bool(plan.decisions), bool(pictures.checks), with_conditions and bool(plan.decisions)])
     bottom = BOTTOM[1] if pictures.times is not None and others else TOP[1]
     top = bottom + 3
-    cells.put(1, 0, [f"Wave {plan.wave}: the thresholds a person judges, as pictures. The numbers each chart "
-                     f"plots are below, from row {top}."], bold=True)
+    about = (f"The numbers each chart plots are below, from row {top}." if pictures.times is not None or plan.decisions
+             else "Nothing to plot: no submissions and no finished, matched responses.")
+    cells.put(1, 0, [f"Wave {plan.wave}: the thresholds a person judges, as pictures. {about}"], bold=True)
     if pictures.times is not None:
         chart, top = _histogram(cells, top, pictures.times, pictures.responses)
         charts.append(chart)
@@ -275,8 +276,6 @@ def charts_sheet(plan: Plan, text: Callable[[str], str | None]) -> Sheet:
         _axes(chart, "", f"{plan.terms.submission_word.capitalize()}s")
         chart.title = _title(f"{plan.terms.submission_word.capitalize()}s per condition")
         charts.append(chart)
-    if not charts:
-        cells.put(2, 0, ["Nothing to plot: no submissions and no finished, matched responses."])
     placed = []
     rest = charts
     if pictures.times is not None:
@@ -285,4 +284,4 @@ def charts_sheet(plan: Plan, text: Callable[[str], str | None]) -> Sheet:
     for chart, cols in zip(rest, SPLITS.get(len(rest), [])):
         placed.append((chart, _anchor(BOTTOM if pictures.times is not None else TOP, cols)))
     return Sheet(cells.rows or [[None]], table=False, widths=WIDTHS, header_rows=cells.bold, charts=placed,
-                 print_area=f"A1:K{bottom + 1 if charts else 2}")
+                 print_area=f"A1:K{bottom + 1 if charts else 1}")
