@@ -8,7 +8,11 @@ write-only mode writing 20,000 ten-column rows. Each round runs in a fresh proce
 peak memory is the close-out's own); the script prints medians and the ratios.
 Goals: close-out at most 2x the floor (issue 2); the Prolific dry run within 1.2x of the
 MTurk one (issue 8); the generic-CSV survey within 1.1x of the Qualtrics one (issue 20);
-peak memory under 500 MB.
+peak memory under 500 MB; the Charts sheet (its numbers while planning, its cells and
+charts while writing) adds under 3% to each dry run (issue 21). That last is measured
+within one process per panel, alternating the dry run with and without the Charts sheet
+`--rounds` times each, and compares the fastest of each (the least disturbed by other
+work on the machine) and the medians, besides timing the sheet's own work alone.
 
 A re-run costs what a first run costs (issue 18): the whole close-out of the MTurk wave
 (`close_out`: the edits carried over, the workbook and the analysis file written) into an
@@ -170,10 +174,82 @@ def prepare_edit(folder: Path) -> None:
     wb.save(folder / "edited.xlsx")
 
 
-def run_child(kind: str, folder: Path, script: Path | str = __file__) -> dict:
+def child_charts(folder: Path, rounds: int) -> dict[str, list[float]]:
+    """The dry run alternately with the Charts sheet and without it (no pictures counted
+    while planning, an empty sheet written), `rounds` times each, in this one process."""
+    import bridge.rules as rules
+    import bridge.workbook.write as write
+    from bridge.workbook.xlsx import Sheet
+
+    real = {(rules, "time_chart"): rules.time_chart, (rules, "time_markers"): rules.time_markers,
+            (rules, "check_counts"): rules.check_counts, (write, "charts_sheet"): write.charts_sheet}
+    bare = {(rules, "time_chart"): lambda seconds, markers=(): None, (rules, "time_markers"): lambda *a: [],
+            (rules, "check_counts"): lambda responses, checks: [],
+            (write, "charts_sheet"): lambda plan, text: Sheet([[None]], table=False)}
+    out: dict[str, list[float]] = {"with": [], "without": []}
+    child_closeout(folder)  # warm: imports, the page cache
+    for i in range(rounds):
+        order = (("with", real), ("without", bare))
+        for mode, functions in order if i % 2 == 0 else order[::-1]:  # each first as often
+            for (module, name), function in functions.items():
+                setattr(module, name, function)
+            out[mode].append(child_closeout(folder)[0])
+    return out
+
+
+def child_chart_parts(folder: Path, repeat: int = 15) -> dict[str, float]:
+    """The Charts sheet's own work, each part timed alone (the fastest of `repeat`), with the
+    fastest dry run of this process: counting the pictures while planning, laying the sheet
+    out, and writing its cells and chart parts (a workbook of the Charts sheet alone, less
+    one of an empty sheet)."""
+    from datetime import datetime, timezone
+
+    from bridge.closeout import plan_wave, read_survey
+    from bridge.config import load_config
+    from bridge.match import match_wave
+    from bridge.pay_time import paid_time
+    from bridge.pictures import check_counts, finished_matched, time_chart, time_markers
+    from bridge.workbook.charts import charts_sheet
+    from bridge.workbook.write import safe
+    from bridge.workbook.xlsx import Sheet, write_xlsx
+
+    def fastest(work) -> float:
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            work()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    settings = load_config(folder / "wave.toml")
+    dry = min(child_closeout(folder)[0] for _ in range(3))
+    plan = plan_wave(settings, datetime(2026, 11, 21, tzinfo=timezone.utc)).plan
+    result = match_wave(settings.panel.read(settings, {}), read_survey(settings, {}),
+                        settings.panel.match_options(settings))
+    responses = finished_matched(result)
+    seconds = sorted(r.duration_seconds for r in responses if r.duration_seconds is not None)
+    checks = settings.rules.attention_checks
+
+    paid = paid_time(plan.decisions)
+    cutoffs = {k.rsplit(", ", 1)[1]: v for k, v in plan.figures if k.startswith("Too fast below")}
+
+    def count() -> None:
+        check_counts(responses, checks)
+        time_chart(sorted(seconds), time_markers(cutoffs, statistics.median(seconds), paid, plan.terms,
+                                                 settings.fair_pay.hourly, plan.decisions))
+
+    def write(sheet_of) -> float:
+        return fastest(lambda: write_xlsx(folder / "charts-only.xlsx", {"Charts": sheet_of()}))
+
+    return {"dry run": dry, "count while planning": fastest(count),
+            "lay out": fastest(lambda: charts_sheet(plan, safe)),
+            "write": write(lambda: charts_sheet(plan, safe)) - write(lambda: Sheet([[None]], table=False))}
+
+
+def run_child(kind: str, folder: Path, script: Path | str = __file__, *extra: str) -> dict:
     out = subprocess.run(
-        [sys.executable, str(script), "--child", kind, "--folder", str(folder)], capture_output=True, text=True,
-        check=True
+        [sys.executable, str(script), "--child", kind, "--folder", str(folder), *extra], capture_output=True,
+        text=True, check=True
     )
     return json.loads(out.stdout)
 
@@ -192,6 +268,12 @@ def main() -> None:
             seconds, stages = child_floor(Path(args.folder)), {}
         elif args.child.startswith("rerun-"):
             seconds, stages = child_rerun(Path(args.folder), args.child.removeprefix("rerun-"))
+        elif args.child == "chart-parts":
+            print(json.dumps(child_chart_parts(Path(args.folder))))
+            return
+        elif args.child == "charts":
+            print(json.dumps(child_charts(Path(args.folder), args.rounds)))
+            return
         else:
             seconds, stages = child_closeout(Path(args.folder))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -232,6 +314,20 @@ def main() -> None:
         for stage in csvs[0]["stages"]:
             print(f"  {stage}: {statistics.median(r['stages'][stage] for r in csvs):.2f} s")
         print(f"ratio generic CSV / Qualtrics CSV survey: {g / pr:.2f}x (goal <= 1.1x)")
+        for name, where in (("MTurk", folder), ("Prolific", prolific)):
+            parts = run_child("chart-parts", where)
+            own = sum(v for k, v in parts.items() if k != "dry run")
+            print(f"Charts sheet, {name}: its own work {own * 1000:.0f} ms ("
+                  + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in parts.items() if k != "dry run")
+                  + f") of the fastest dry run {parts['dry run']:.2f} s: {own / parts['dry run'] * 100:.1f}% "
+                  "(goal < 3%)")
+            ab = run_child("charts", where, __file__, "--rounds", str(args.rounds))
+            fast = {mode: min(times) for mode, times in ab.items()}
+            mid = {mode: statistics.median(times) for mode, times in ab.items()}
+            print(f"Charts sheet, {name} dry run ({args.rounds} each, one process): fastest {fast['with']:.2f} s "
+                  f"with, {fast['without']:.2f} s without ({(fast['with'] / fast['without'] - 1) * 100:+.1f}%); "
+                  f"medians {mid['with']:.2f} / {mid['without']:.2f} s "
+                  f"({(mid['with'] / mid['without'] - 1) * 100:+.1f}%) (goal < 3%)")
         if args.against:
             o, op = statistics.median(other), statistics.median(other_studies)
             print(f"against {args.against}: MTurk dry run {o:.2f} s there, {c:.2f} s here ({c / o:.2f}x); "

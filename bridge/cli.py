@@ -125,6 +125,7 @@ def print_summary(console: Console, closeout) -> None:
         "Survey responses not matched", f"Bonus total ({cur})", f"{terms.panel} fees ({cur})", f"Total cost ({cur})",
         f"Spent so far ({cur})", f"Still to send ({cur})",
         f"Effective hourly wage ({cur})", f"Effective hourly wage before top-ups ({cur})",
+        "Effective hourly wage and top-ups use",
     ]
     from bridge.closing import closing_rows
 
@@ -135,6 +136,8 @@ def print_summary(console: Console, closeout) -> None:
     for key in shown:
         if key in values:
             console.print(f"  {key:<{width}}  {values[key]}")
+    for line in _sparkline(console, plan):
+        console.print(line)
     for line in closeout.carried:
         console.print(f"edit kept: {line}")
     for w in warnings:
@@ -153,6 +156,23 @@ def _version(value: bool) -> None:
         except PackageNotFoundError:  # run from a checkout that was never installed
             typer.echo("survey-bridge (not installed: version unknown)")
         raise typer.Exit()
+
+
+def _sparkline(console: Console, plan) -> list[str]:
+    """The completion times as one line of blocks with the speed cut-offs marked beneath
+    (SPEC §15); plain ASCII where the output cannot carry the blocks. Not indented: a
+    picture, not a figure of the Summary."""
+    from bridge.pictures import sparkline
+
+    times = plan.pictures.times
+    if times is None:
+        return []
+    encoding = (console.encoding or "").lower().replace("-", "")
+    lines = sparkline(times, ascii_only=not encoding.startswith("utf"))
+    label = f"Survey times ({sum(times.counts)} finished, matched): "
+    return [label + lines[0], *(f"{'Too fast below:':<{len(label)}}" + line for line in lines[1:])]
+
+
 
 
 @app.callback()

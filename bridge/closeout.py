@@ -54,8 +54,9 @@ def read_survey(settings: Settings, env: Mapping[str, str] | None = None, *,
 
 def kept_columns(settings: Settings) -> set[str]:
     """The survey columns the close-out reads from `Response.fields` (match and rules): the
-    join column, the participant column, the code, study, bonus and attention-check columns,
-    and the column naming the panel's task even when the config does not (Prolific's STUDY_ID)."""
+    join column, the participant column, the code, study, bonus, attention-check and
+    condition columns, and the column naming the panel's task even when the config does not
+    (Prolific's STUDY_ID)."""
     opts = settings.panel.match_options(settings)
     keep = {name for _, name in survey_columns(settings, opts)} | {opts.key_column}
     if opts.participant_column:
@@ -81,6 +82,8 @@ def survey_columns(settings: Settings, opts: MatchOptions) -> list[tuple[str, st
         wanted.append(("[bonus] column", settings.bonus.column))
     for i, check in enumerate(settings.rules.attention_checks, 1):
         wanted.append((f"[rules] attention_checks[{i}].column", check.column))
+    if settings.report.condition_column:
+        wanted.append(("[report] condition_column", settings.report.condition_column))
     return wanted
 
 

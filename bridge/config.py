@@ -1,4 +1,4 @@
-"""The wave's TOML config (SPEC §3, §7, §8, §12, §14), validated into typed settings.
+"""The wave's TOML config (SPEC §3, §7, §8, §12, §14, §15), validated into typed settings.
 
 Every problem is collected and reported at once (`ConfigError`); an unknown key names the
 nearest valid one. Paths are resolved relative to the config file's folder. Secrets are
@@ -176,6 +176,12 @@ class SafetySettings(Section):
     settle_minutes: float = Field(default=10, ge=0, le=7 * 24 * 60)
 
 
+class ReportSettings(Section):
+    # The survey column holding each response's experimental condition (Qualtrics embedded
+    # data set by a randomizer): the Charts sheet counts submissions per condition (SPEC §15).
+    condition_column: str | None = Field(default=None, min_length=1)
+
+
 class OutputSettings(Section):
     workbook: Path | None = None
     # A file path (SQLite), or the lab's shared ledger: postgresql://HOST:PORT/DATABASE (SPEC 13).
@@ -207,6 +213,7 @@ class Settings(Section):
     notify: NotifySettings = NotifySettings()
     compensation: CompensationSettings = CompensationSettings()
     safety: SafetySettings = SafetySettings()
+    report: ReportSettings = ReportSettings()
     output: OutputSettings = OutputSettings()
 
     # Set by `load_config`, not read from the file.
@@ -293,6 +300,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "notify": NotifySettings,
     "compensation": CompensationSettings,
     "safety": SafetySettings,
+    "report": ReportSettings,
     "output": OutputSettings,
 }
 _NESTED: dict[tuple[str, str], type[BaseModel]] = {("rules", "attention_checks"): AttentionCheck}

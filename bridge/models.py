@@ -188,10 +188,43 @@ class Terms:
     category_values: tuple[str, ...] = ()  # every category the panel accepts
     # A speed rejection is allowed only this many standard deviations below the mean.
     speed_reject_min_sd: float | None = None
+    # The panel's name for the time it counts per submission (the time it pays for):
+    # "Time taken" on Prolific, "WorkTimeInSeconds" on MTurk (SPEC §8).
+    time_name: str = "time"
     # How the panel pays a participant who did the survey but has no submission to pay:
     # "task" (a task for them alone: an MTurk compensation HIT), "bonus" (a bonus on a
     # submission they ended, e.g. returned on Prolific), "" (only a person can).
     compensates_with: str = ""
+
+
+# --- Pictures (SPEC §15) ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TimeChart:
+    """The completion times of the finished, matched responses as a histogram (seconds),
+    with the lines a PI judges them by: each speed rule's cut-off, the medians, the
+    fair-pay duration. Bin i holds edges[i] <= t < edges[i + 1]; with `over`, the last bin
+    holds every time from its lower edge up (outliers do not squash the plot)."""
+
+    edges: list[float]
+    counts: list[int]
+    over: bool = False
+    # (kind, label, seconds); kind: "cutoff" (label: the rule's key), "median" (the survey's),
+    # "paid" (the median time the wage uses), "fair_pay" (where the reward meets [fair_pay]).
+    markers: list[tuple[str, str, float]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SurveyPictures:
+    """What the charts need from the survey side, counted while planning (a few dozen
+    numbers): the completion times and each attention check's passes and failures among
+    the finished, matched responses."""
+
+    times: TimeChart | None = None
+    checks: list[tuple[str, int, int]] = field(default_factory=list)  # (column, passed, failed)
+    responses: int = 0  # finished, matched responses counted
+    condition_column: str = ""  # `[report] condition_column`: the decisions are counted per its value
 
 
 # --- Decisions --------------------------------------------------------------------------
@@ -246,6 +279,8 @@ class SubmissionDecision:
     duration_seconds: int | None = None
     rejection_category: str = ""  # panels that require one (Prolific)
     top_up: Decimal | None = None  # the part of `bonus` that is a fair-pay top-up
+    time_taken_seconds: int | None = None  # as the panel counted it (the time it pays for, SPEC §8)
+    condition: str = ""  # the matched response's `[report] condition_column` (SPEC §15)
     # When a person's edit overrides the tool's decision: the editable cells as the tool
     # decided them (the workbook keeps them, so the edit stays an edit in later runs).
     written: dict[str, str] | None = None
@@ -344,3 +379,4 @@ class Plan:
     compensations: list[Compensation] = field(default_factory=list)
     invite: Invite | None = None
     expire_tasks: bool = False
+    pictures: SurveyPictures = field(default_factory=SurveyPictures)  # the Charts sheet's survey side

@@ -21,6 +21,8 @@ requires a category carries one (`Terms.rejection_categories`).
 Then the gates on bulk harm (`bridge.safety`, SPEC §12) send to review the rejections a
 wrong file or a broken check would make: too few submissions matching, or one rule
 rejecting too many.
+The plan also carries the `[fair_pay]` top-up at the time the panel paid for
+(`bridge.pay_time`) and the survey side of the Charts sheet (`bridge.pictures`).
 """
 
 from __future__ import annotations
@@ -45,10 +47,13 @@ from bridge.models import (
     State,
     SubmissionDecision,
     SubmissionTable,
+    SurveyPictures,
     Terms,
     UnmatchedResponse,
 )
 from bridge.money import AmountError, has_sub_cent, parse_amount, to_cents
+from bridge.pay_time import paid_time, top_up
+from bridge.pictures import check_counts, finished_matched, time_chart, time_markers
 from bridge.safety import apply_gates
 
 _RANK = {Decision.APPROVE: 0, Decision.REJECT: 1, Decision.REVIEW: 2}
@@ -82,11 +87,9 @@ class Speed:
         return [rule for rule, cut in self.cutoffs.items() if seconds < cut]
 
 
-def speed(result: MatchResult, settings: Settings) -> Speed:
+def speed(seconds: list[int], settings: Settings) -> Speed:
+    """The cut-offs from the durations (sorted) of the wave's finished, matched responses."""
     rules = settings.rules
-    seconds = [r.duration_seconds for r in {m.response.response_id: m.response for m in result.matches
-                                            if m.response is not None and m.response.finished}.values()
-               if r.duration_seconds is not None]
     out = Speed(median_seconds=statistics.median(seconds) if seconds else None)
     if rules.min_duration_seconds is not None:
         out.cutoffs["min_duration_seconds"] = float(rules.min_duration_seconds)
@@ -98,7 +101,7 @@ def speed(result: MatchResult, settings: Settings) -> Speed:
         # (ties at the cut-off are not flagged).
         k = math.floor(len(seconds) * rules.too_fast_percentile / 100)
         if k:
-            out.cutoffs["too_fast_percentile"] = float(sorted(seconds)[k])
+            out.cutoffs["too_fast_percentile"] = float(seconds[k])
     return out
 
 
@@ -269,7 +272,13 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     decisions: list[SubmissionDecision] = []
     cap = settings.bonus.max_per_worker
     paid_to: dict[str, Decimal] = defaultdict(Decimal)
-    pace = speed(result, settings)
+    responses = finished_matched(result)
+    seconds = sorted(r.duration_seconds for r in responses if r.duration_seconds is not None)
+    pace = speed(seconds, settings)
+    condition_column = settings.report.condition_column
+    pictures = SurveyPictures(checks=check_counts(responses, settings.rules.attention_checks),
+                              responses=len(responses), condition_column=condition_column or "")
+    del responses  # memory: the responses go with their matches (`release`)
     shared: dict[str, int] = defaultdict(int)  # response id -> submissions matched to it
     for m in result.matches:
         if m.response is not None:
@@ -331,6 +340,9 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
             reward=reward,
             auto_approval_time=s.auto_approval_time,
             duration_seconds=m.response.duration_seconds if m.response else None,
+            time_taken_seconds=s.time_taken_seconds,
+            condition=texts.setdefault(c := _cut(m.response.fields.get(condition_column, "").strip()), c)
+            if condition_column and m.response else "",
             rejection_category=rejection_category(reasons, terms) if decision is Decision.REJECT
             and s.state is State.PENDING else "",
             decided_at=s.approved_at if s.state is State.APPROVED else s.rejected_at if s.state is State.REJECTED
@@ -343,7 +355,8 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     gates = apply_gates(decisions, rejecting, withheld, settings, terms,
                         settings.panel.match_options(settings).key_column)
     del rejecting, withheld
-    top_up(decisions, settings, pace)
+    paid = paid_time(decisions)
+    top_up(decisions, settings.fair_pay.hourly, paid, terms)
     survey = settings.survey
     code_column = survey.code_column or ""
     participant_column = survey.participant_column
@@ -376,6 +389,10 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     if pace.median_seconds is not None:
         plan.figures.append(("Median survey seconds (finished, matched)", round(pace.median_seconds, 1)))
     plan.figures += gates.figures
+    pictures.times = time_chart(seconds, time_markers(pace.cutoffs, pace.median_seconds, paid, terms,
+                                                      settings.fair_pay.hourly, decisions))
+    plan.pictures = pictures
+    del seconds
     plan.compensations = compensations_for(decisions, unmatched, settings, terms)
     n = settings.notify
     if n.eligible_message and settings.qualifications.eligible_worker:
@@ -384,32 +401,6 @@ def build_plan(result: MatchResult, settings: Settings, table: SubmissionTable, 
     plan.expire_tasks = bool(getattr(getattr(settings, settings.wave.platform, None), "expire_hits", False))
     plan.warnings = gates.warnings + plan_warnings(plan, settings, now)
     return plan
-
-
-def top_up(decisions: list[SubmissionDecision], settings: Settings, pace: Speed) -> None:
-    """`[fair_pay] hourly`: a top-up bonus for every approved submission whose reward falls
-    below that rate at the wave's median duration (`pay_top_up`, whole cents, half-up).
-    Added to the submission's bonus: one bonus per submission per wave."""
-    hourly = settings.fair_pay.hourly
-    if hourly is None or pace.median_seconds is None:
-        return
-    owed_per_submission = hourly * Decimal(str(pace.median_seconds)) / 3600
-    gaps: dict[Decimal, tuple[Decimal, str]] = {}
-    for d in decisions:
-        if d.decision is not Decision.APPROVE or d.reward is None or d.state is State.REJECTED:
-            continue
-        gap = to_cents(owed_per_submission - d.reward)
-        if gap > 0:
-            known = gaps.get(gap)
-            if known is None:  # memory: one Decimal and one note per top-up amount, not per submission
-                known = gaps[gap] = (gap, f"top-up {gap} to {hourly}/hour at the median "
-                                          f"{pace.median_seconds / 60:.1f} minutes")
-            gap, note = known
-            # `gap` has two places, as 0.00 + gap would: the same value, one object less
-            d.bonus = gap if d.bonus is None else d.bonus + gap
-            d.top_up = gap
-            d.reasons.append("pay_top_up")
-            d.notes.append(note)
 
 
 def plan_warnings(plan: Plan, settings: Settings, now: datetime) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -118,12 +118,15 @@ def _mturk_embedded(p: Participant) -> list[str]:
 
 
 def write_qualtrics_csv(wave: Wave, path: Path, *, embedded: list[str] = QUALTRICS_EMBEDDED,
-                        values: Callable[[Participant], list[str]] = _mturk_embedded) -> Path:
+                        values: Callable[[Participant], list[str]] = _mturk_embedded,
+                        extra: Sequence[str] = ()) -> Path:
     """A current Qualtrics export with labels: three header rows, CRLF, no BOM. The
     embedded-data columns are `embedded`, each row's `values(participant)` (default: an
-    MTurk survey's `Random ID`, `workerId`, `bonus`)."""
-    names = QUALTRICS_META + QUALTRICS_QUESTIONS + embedded
-    labels = QUALTRICS_META[:] + ["How did you hear about us?", "Please select Blue.", "Any comments?"] + embedded
+    MTurk survey's `Random ID`, `workerId`, `bonus`), then the `extra` columns, each from
+    the participant's `extra` (e.g. `condition`, set by the survey's randomizer)."""
+    names = QUALTRICS_META + QUALTRICS_QUESTIONS + embedded + list(extra)
+    labels = (QUALTRICS_META[:] + ["How did you hear about us?", "Please select Blue.", "Any comments?"] + embedded
+              + list(extra))
     import_ids = [json.dumps({"ImportId": n}, separators=(",", ":")) for n in names]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\r\n")
@@ -135,7 +138,7 @@ def write_qualtrics_csv(wave: Wave, path: Path, *, embedded: list[str] = QUALTRI
             w.writerow([
                 _q_time(p.start), _q_time(end), p.status, "203.0.113.7", "100" if p.finished else "42", str(p.duration),
                 "True" if p.finished else "False", _q_time(end), p.response_id, "", "", "", "", "40.7", "-74.0",
-                "anonymous", "EN", "A friend", p.q7, p.q9, *values(p),
+                "anonymous", "EN", "A friend", p.q7, p.q9, *values(p), *(p.extra.get(c, "") for c in extra),
             ])
     return path
 

@@ -158,9 +158,17 @@ def sample_limesurvey_study():
     return study
 
 
+def with_conditions(participants) -> None:
+    """The survey's randomizer: each participant is shown one of two versions, evenly, and
+    the survey records it as embedded data `condition` ([report] condition_column)."""
+    for i, p in enumerate(participants):
+        p.extra.setdefault("condition", ("control", "treatment")[i % 2])
+
+
 def main() -> None:
     wave = sample_wave()
-    write_qualtrics_csv(wave, HERE / "qualtrics_export.csv")
+    with_conditions(wave.participants)
+    write_qualtrics_csv(wave, HERE / "qualtrics_export.csv", extra=["condition"])
     write_batch_csv(wave, HERE / "batch_results.csv")
     print(f"wrote {HERE / 'qualtrics_export.csv'} and {HERE / 'batch_results.csv'}")
     study = sample_study()
@@ -170,7 +178,8 @@ def main() -> None:
     for old in folder.glob("prolific_export_*.csv"):
         old.unlink()
     write_export(study, export)
-    write_survey(study, folder / "qualtrics_export.csv")
+    with_conditions(study.participants)
+    write_survey(study, folder / "qualtrics_export.csv", extra=["condition"])
     print(f"wrote {export} and {folder / 'qualtrics_export.csv'}")
     lime = sample_limesurvey_study()
     folder = HERE / "limesurvey"

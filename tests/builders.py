@@ -27,8 +27,8 @@ _MTURK_STATES = {"Submitted": State.PENDING, "Approved": State.APPROVED, "Reject
 
 
 def asg(code: str, *, worker: str | None = None, aid: str | None = None, status: str = "Submitted",
-        auto_in: timedelta | None = timedelta(days=3), hit: str = HIT) -> Submission:
-    """An MTurk assignment whose worker pasted `code`."""
+        auto_in: timedelta | None = timedelta(days=3), hit: str = HIT, taken: int | None = None) -> Submission:
+    """An MTurk assignment whose worker pasted `code` (`taken`: its WorkTimeInSeconds)."""
     n = next(_ids)
     return Submission(
         submission_id=aid or f"3ASG{n:026d}",
@@ -39,6 +39,7 @@ def asg(code: str, *, worker: str | None = None, aid: str | None = None, status:
         auto_approval_time=NOW + auto_in if auto_in is not None else None,
         entered_code=code,
         answers={"surveycode": code},
+        time_taken_seconds=taken,
     )
 
 
@@ -88,8 +89,8 @@ LONG = "x" * 100  # a rejection message Prolific accepts
 
 
 def sub(pid: str, *, status: str = "AWAITING REVIEW", code: str = "C1A2B3C4", sid: str | None = None,
-        completed_in: timedelta | None = timedelta(days=-1)) -> Submission:
-    """A Prolific submission of participant `pid` that entered `code`."""
+        completed_in: timedelta | None = timedelta(days=-1), taken: int | None = None) -> Submission:
+    """A Prolific submission of participant `pid` that entered `code` (`taken`: its Time taken)."""
     from bridge.panels.prolific.words import auto_approval, state_of
 
     n = next(_ids)
@@ -97,7 +98,7 @@ def sub(pid: str, *, status: str = "AWAITING REVIEW", code: str = "C1A2B3C4", si
     completed = NOW + completed_in if completed_in is not None else None
     return Submission(submission_id=sid or f"{n:024x}", participant_id=pid, task_id=STUDY, state=state,
                       status=status, submitted_at=completed, auto_approval_time=auto_approval(state, completed),
-                      entered_code=code)
+                      entered_code=code, time_taken_seconds=taken)
 
 
 def study(*submissions: Submission, reward: str = "1.50") -> SubmissionTable:

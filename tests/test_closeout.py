@@ -43,7 +43,7 @@ def test_sample_wave_end_to_end(wave: Path):
     book = wave.parent / "out" / "sample-wave-1-reconciliation.xlsx"
     assert f"Workbook: {book}" in result.output.replace("\n", "")
     wb = load_workbook(book)
-    assert wb.sheetnames == ["Summary", "Decisions", "Unmatched responses", "Qualifications", "Log"]
+    assert wb.sheetnames == ["Summary", "Charts", "Decisions", "Unmatched responses", "Qualifications", "Log"]
     # The columns SPEC §4 pins first, in MTurk's words.
     spec = {"Decisions": ["AssignmentId", "WorkerId", "HITId", "SubmittedCode", "ResponseId", "Match", "Decision",
                           "Bonus", "Reasons", "Feedback"],
@@ -151,6 +151,12 @@ def test_missing_column_lists_the_columns(wave: Path):
     wave.write_text(wave.read_text().replace('code_column = "Random ID"', 'code_column = "RandomID"'))
     _expect_error(["close-out", wave, *NOW], "has no column 'RandomID' (config [qualtrics] code_column)",
                   "Did you mean 'Random ID'?", "'ResponseId'")
+
+
+def test_a_condition_column_not_in_the_survey_is_named(wave: Path):
+    wave.write_text(wave.read_text().replace('condition_column = "condition"', 'condition_column = "Condition"'))
+    _expect_error(["close-out", wave, *NOW], "has no column 'Condition' (config [report] condition_column)",
+                  "Did you mean 'condition'?", workbook=wave.parent / "out" / "sample-wave-1-reconciliation.xlsx")
 
 
 def test_missing_code_answer(wave: Path):

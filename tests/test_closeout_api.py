@@ -49,6 +49,10 @@ def test_api_close_out_matches_csv_close_out(tmp_path, monkeypatch):
         api_run = close_out(settings, NOW, workbook=tmp_path / "api.xlsx")
         assert mturk.calls["ListAssignmentsForHIT"] >= 1 and mturk.calls["GetHIT"] == len(hits)
     assert rows(api_run.plan) == rows(csv_run.plan)
+    # The API gives no WorkTimeInSeconds: SubmitTime - AcceptTime is the same time (SPEC §8).
+    assert [d.time_taken_seconds for d in api_run.plan.decisions] == [d.time_taken_seconds
+                                                                      for d in csv_run.plan.decisions]
+    assert all(d.time_taken_seconds for d in api_run.plan.decisions)
     assert len(api_run.plan.decisions) == 52
     assert api_run.plan.survey_responses == csv_run.plan.survey_responses
     assert "lab-token-123" not in (tmp_path / "api.xlsx").read_bytes().decode("latin-1")

@@ -19,7 +19,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("seam", {"actions", "market", "cost", "ledger"}),
     ("panels", {"panels"}),
     ("config", {"config"}),
-    ("decide", {"rules", "closing", "safety"}),
+    ("decide", {"rules", "closing", "safety", "pictures", "pay_time"}),
     ("outputs", {"workbook", "responses"}),
     ("close-out", {"closeout"}),
     ("apply", {"apply"}),

@@ -55,8 +55,14 @@ def test_every_sheet_is_laid_out_for_reading_and_printing(kind, wave, study):
                             else "out/sample-study-1-reconciliation.xlsx")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~_umask()  # 0644 under the usual umask
     wb = load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Decisions", "Unmatched responses", "Qualifications", "Log"]
+    assert wb.sheetnames == ["Summary", "Charts", "Decisions", "Unmatched responses", "Qualifications", "Log"]
+    charts = wb["Charts"]  # a page of charts (SPEC §15), not a table: printed whole on one page
+    assert charts.page_setup.orientation == "landscape" and charts.sheet_properties.pageSetUpPr.fitToPage
+    assert (charts.page_setup.fitToWidth, charts.page_setup.fitToHeight) == (1, 1)
+    assert charts.print_area and len(charts._charts) == 4
     for ws in wb.worksheets:
+        if ws is charts:
+            continue
         cols = len([v for v in header(ws) if v])
         assert all(c.font.b for c in ws[1] if c.value), ws.title  # bold header
         assert ws.freeze_panes == "A2", ws.title

@@ -36,7 +36,7 @@ from bridge.workbook.edits import (EditedPlan, EditsRefused, apply_edits, cell_t
                                    formula_problems, plan_cells, written_cells)
 from bridge.workbook.sheet import Read, digest_of, file_digest, read_sheet_columns
 from bridge.workbook.stamp import read_stamp
-from bridge.workbook.write import AS_WRITTEN, CREATOR, EDITABLE, SHEETS, restore, safe
+from bridge.workbook.write import AS_WRITTEN, CREATOR, EDITABLE, restore, safe
 
 _CORE = "docProps/core.xml"
 
@@ -56,7 +56,7 @@ def is_ours(path: Path) -> bool:
             workbook = z.read("xl/workbook.xml").decode("utf-8", "replace")
     except (OSError, zipfile.BadZipFile, KeyError):
         return False
-    return all(f'name="{name}"' in workbook for name in SHEETS[:2])
+    return all(f'name="{name}"' in workbook for name in ("Summary", "Decisions"))
 
 
 def guard_workbook(path: Path, settings: Settings, *, key: str = "[output] workbook") -> None:

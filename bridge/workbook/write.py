@@ -33,12 +33,14 @@ from bridge.cost import DONE, SKIPPED, progress
 from bridge.files import write_atomically
 from bridge.models import OVERRIDE_REASON, Columns, Decision, MatchKind, Plan, State, SubmissionDecision
 from bridge.money import to_cents
+from bridge.pay_time import PaidTime, basis, paid_time
 from bridge.redact import redact
+from bridge.workbook.charts import charts_sheet
 from bridge.workbook.stamp import write_stamp
 from bridge.workbook.xlsx import Sheet, write_xlsx
 
 CREATOR = "survey-bridge"
-SHEETS = ("Summary", "Decisions", "Unmatched responses", "Qualifications", "Log")
+SHEETS = ("Summary", "Charts", "Decisions", "Unmatched responses", "Qualifications", "Log")
 AS_WRITTEN = "AsWritten"  # hidden column: a row's editable cells as the tool wrote them (JSON)
 EDITABLE = ("Decision", "Bonus", "Feedback", "RejectionCategory")
 UNMATCHED_COLUMNS = ["ResponseId", "Code", "{participant}", "Finished", "DurationSeconds", "Reasons",
@@ -131,7 +133,7 @@ class Counts:
 
 
 def _wage(plan: Plan, median_minutes: Decimal | None, *, top_ups: bool) -> Decimal | None:
-    """The median pay of approved work per hour at the median survey time."""
+    """The median pay of approved work per hour at the median time paid for (`bridge.pay_time`)."""
     pays = [
         (d.reward or Decimal(0)) + (d.bonus or Decimal(0)) - (Decimal(0) if top_ups else d.top_up or Decimal(0))
         for d in plan.decisions
@@ -151,14 +153,14 @@ def summary_rows(plan: Plan, balance: Decimal | str | None = None) -> tuple[list
     spent, cost = money.spent, money.to_send
     counts = Counts.of(plan)
     kinds = Counter(d.match for d in plan.decisions)
-    seconds = [d.duration_seconds for d in plan.decisions if d.duration_seconds is not None]
-    median_minutes = Decimal(statistics.median(seconds)) / 60 if seconds else None
+    paid = paid_time(plan.decisions)
+    median_minutes = Decimal(str(paid.seconds)) / 60 if paid.seconds is not None else None
     warnings = list(plan.warnings)
     wage = _wage(plan, median_minutes, top_ups=True)
     if wage is not None and terms.pay_floor is not None and wage < terms.pay_floor:
         warnings.append(
             f"Effective hourly wage {wage} {cur} is below {terms.pay_floor_name} of {terms.pay_floor} {cur}/hour "
-            f"(median survey time {median_minutes:.1f} minutes)."
+            f"(at {basis(paid, terms)}, {median_minutes:.1f} minutes)."
         )
     rows: list[tuple[str, object]] = [
         ("Wave", plan.wave),
@@ -191,7 +193,7 @@ def summary_rows(plan: Plan, balance: Decimal | str | None = None) -> tuple[list
         (f"Still to send ({cur})", cost.total),
         (f"Account balance ({cur})", balance if balance is not None else "not checked (dry run)"),
         *_reward_rows(plan),
-        ("Median survey minutes", float(round(median_minutes, 1)) if median_minutes is not None else ""),
+        *_time_rows(plan, paid),
         (f"Effective hourly wage ({cur})", wage if wage is not None else NOTHING_APPROVED),
     ]
     if any("pay_top_up" in d.reasons for d in plan.decisions):
@@ -208,6 +210,25 @@ def summary_rows(plan: Plan, balance: Decimal | str | None = None) -> tuple[list
         rows.append(("Approvals with unknown reward (not in cost)", cost.unknown_rewards + spent.unknown_rewards))
     rows.append(("Warnings", len(warnings)))
     return rows, warnings
+
+
+def _time_rows(plan: Plan, paid: PaidTime) -> list[tuple[str, object]]:
+    """Both medians of the approved work, the survey's and the panel's (SPEC §8), and which
+    one the wage and the [fair_pay] top-up used."""
+    terms = plan.terms
+    approved = [d for d in plan.decisions if d.decision is Decision.APPROVE]
+    survey = [d.duration_seconds for d in approved if d.duration_seconds is not None]
+    panel = [d.time_taken_seconds for d in approved if d.time_taken_seconds]
+
+    def minutes(seconds: list[int], missing: str) -> object:
+        return round(statistics.median(seconds) / 60, 1) if seconds else missing
+
+    return [
+        ("Median survey minutes (approved)", minutes(survey, NOTHING_APPROVED if not approved else "")),
+        (f"Median {terms.time_name} on {terms.panel} (minutes, approved)",
+         minutes(panel, NOTHING_APPROVED if not approved else f"not given by {terms.panel}")),
+        ("Effective hourly wage and top-ups use", basis(paid, terms) if approved else NOTHING_APPROVED),
+    ]
 
 
 def _reward_rows(plan: Plan) -> list[tuple[str, object]]:
@@ -284,6 +305,7 @@ def workbook_sheets(plan: Plan, *, balance: Decimal | str | None = None,
          safe(redact(r.detail)), r.at] for r in log))
     return {
         "Summary": Sheet(summary, wrap=[1], max_width=70),
+        "Charts": charts_sheet(plan, safe),
         "Decisions": Sheet(decisions, money=[bonus], wrap=[feedback, notes], widths={feedback: 36, notes: 48},
                            highlight=lambda r: r[decision] == "review", hidden_columns=[len(head)]),
         "Unmatched responses": Sheet(unmatched, money=[6, 7], wrap=[8]),

@@ -17,6 +17,9 @@ How a sheet is written:
    wide; a wider one (`Decisions`) goes on as many pages across as it takes, left to right
    first, with its first column (the id) repeated on each. openpyxl therefore writes the sheet elements in the order the schema wants
    and the workbook-level defined names (`_xlnm._FilterDatabase`, `_xlnm.Print_Titles`).
+   A sheet that is a page rather than a table (`Sheet(table=False)`, the Charts sheet) gets
+   its charts here instead: openpyxl writes their drawing and chart parts, the sheet's
+   `<drawing>` and the relationships between them, all of which are copied as they are.
 3. Each worksheet part is copied into the output with its empty `<sheetData>` replaced by
    the spooled rows and its `<dimension>` set to the table's extent.
 
@@ -104,6 +107,14 @@ class Sheet:
     max_width: float = 60  # cap on a width measured from content, in characters
     widths: Mapping[int, float] = field(default_factory=dict)  # fixed widths, overriding the measure
     hidden_columns: Collection[int] = ()  # columns for the program, not the reader
+    # A sheet that is not one table (the Charts sheet): no frozen header, no autofilter, no
+    # repeated header row; printed whole on one page (its `print_area`, else all of it).
+    table: bool = True
+    print_area: str | None = None
+    header_rows: Collection[int] = ()  # rows drawn bold besides the first (0-based)
+    # Native charts drawn over the cells, (openpyxl chart, anchor): openpyxl writes their
+    # drawing and chart parts, which the streamed sheet keeps (its <drawing> is after the rows).
+    charts: Sequence[tuple[object, object]] = ()
 
 
 class _Styles:
@@ -260,13 +271,14 @@ def _spool(sheet: Sheet, cols: _Columns, out: IO[bytes]) -> int:
     for i, width in enumerate(cols.longest):
         cols.header[i] = width * CHAR_WIDTH * 1.1 + 4 if width else 0  # bold, and the filter button
         cols.longest[i] = 0
-    highlight = sheet.highlight
+    highlight, bold = sheet.highlight, set(sheet.header_rows)
     r = 1
     chunk: list[str] = []
     for r, row in enumerate(rows, 2):
         if len(row) > len(cols.letters):
             cols.grow(len(row))
-        chunk.append(_row(r, row, cols, FILLED if highlight is not None and highlight(row) else PLAIN))
+        kind = HEADER if r - 1 in bold else FILLED if highlight is not None and highlight(row) else PLAIN
+        chunk.append(_row(r, row, cols, kind))
         if len(chunk) >= _ROWS_PER_WRITE:
             out.write("".join(chunk).encode("utf-8"))
             chunk.clear()
@@ -292,15 +304,18 @@ def print_layout(widths: Sequence[float], hidden: Collection[int] = ()) -> tuple
     return max(MIN_SCALE, min(100, fits)), fits < MIN_SCALE
 
 
-def _lay_out(ws: Worksheet, widths: list[float], nrows: int, hidden: Collection[int] = ()) -> None:
+def _lay_out(ws: Worksheet, widths: list[float], nrows: int, sheet: Sheet) -> None:
     """Frozen header, autofilter, column widths and print setup of an (empty) openpyxl sheet."""
+    if not sheet.table:
+        _lay_out_page(ws, widths, sheet)
+        return
     ws.freeze_panes = "A2"
     if widths:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{nrows}"
         ws.print_title_rows = "1:1"
     for i, width in enumerate(widths):
         ws.column_dimensions[get_column_letter(i + 1)].width = round(width, 2)
-    scale, across = print_layout(widths, hidden)
+    scale, across = print_layout(widths, set(sheet.hidden_columns))
     ws.page_setup.orientation = "landscape"
     ws.page_setup.scale = scale
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=False)
@@ -309,6 +324,22 @@ def _lay_out(ws: Worksheet, widths: list[float], nrows: int, hidden: Collection[
         ws.page_setup.pageOrder = "overThenDown"
     ws.page_margins = PageMargins(**MARGINS)
     ws.oddFooter.center.text = "&A, page &P of &N"
+
+
+def _lay_out_page(ws: Worksheet, widths: list[float], sheet: Sheet) -> None:
+    """A sheet read as a page (charts over cells): its widths, its charts, one printed page."""
+    for i, width in enumerate(widths):
+        ws.column_dimensions[get_column_letter(i + 1)].width = round(width, 2)
+    for chart, anchor in sheet.charts:
+        ws.add_chart(chart, anchor)
+    if sheet.print_area:
+        ws.print_area = sheet.print_area
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = ws.page_setup.fitToHeight = 1
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.print_options.horizontalCentered = True
 
 
 def sheet_parts(package: zipfile.ZipFile) -> dict[str, str]:
@@ -354,7 +385,7 @@ def write_xlsx(path: str | os.PathLike, sheets: Mapping[str, Sheet | Iterable[Ro
             cols = _Columns(sheet, styles)
             nrows = _spool(sheet, cols, spool)
             widths = cols.widths()
-            _lay_out(ws, widths, nrows, set(sheet.hidden_columns))
+            _lay_out(ws, widths, nrows, sheet)
             for i in sheet.hidden_columns:
                 ws.column_dimensions[get_column_letter(i + 1)].hidden = True
             dimensions[title] = f"A1:{get_column_letter(max(len(widths), 1))}{nrows}" if nrows else "A1"

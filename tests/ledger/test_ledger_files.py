@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from lab_support import NOW_ARG, REPO, STUDY, study_folder
+from lab_support import NOW_ARG, REPO, STUDY, planned_bonuses, study_folder
 from typer.testing import CliRunner
 
 from bridge.actions import Action, Kind
@@ -97,7 +97,7 @@ def test_a_full_disk_while_the_ledger_is_made_leaves_none_and_the_next_run_resum
     monkeypatch.setattr(SqliteLedger, "_schema", staticmethod(made))  # space freed
     resumed = run(config)
     assert resumed.exit_code == 0, resumed.output
-    assert "Applied: 29 approvals, 4 rejections, 30 bonuses (20.68 GBP), 73 qualification grants" in resumed.output
+    assert f"Applied: 29 approvals, 4 rejections, 30 bonuses ({sum(planned_bonuses(config).values())} GBP), 73 qualification grants" in resumed.output
 
 
 def test_a_ledger_of_a_newer_version_is_left_as_it_is(tmp_path):

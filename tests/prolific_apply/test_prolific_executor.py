@@ -25,7 +25,7 @@ from bridge.actions import Action, Kind
 from bridge.apply.executor import Executor
 from bridge.emulator.base import Fault
 from bridge.errors import InputError
-from bridge.market import BatchRefused, Outcome
+from bridge.market import BatchRefused
 from bridge.models import State
 from bridge.panels.prolific.adapter import connect
 

@@ -128,7 +128,8 @@ class MTurkPanel:
         return Terms(panel=self.name, currency="USD", fees=MTurkFees(), columns=COLUMNS,
                      submissions_label="Submissions (assignments)", submission_word="assignment", task_word="HIT",
                      group_word="qualification type",
-                     pay_floor=MINIMUM_WAGE, pay_floor_name="the US federal minimum wage", compensates_with="task")
+                     pay_floor=MINIMUM_WAGE, pay_floor_name="the US federal minimum wage", compensates_with="task",
+                     time_name="WorkTimeInSeconds")
 
     def environment(self, settings) -> str:
         return settings.mturk.environment

@@ -134,6 +134,7 @@ class ProlificPanel:
                      group_word="participant group", pay_floor=PAY_FLOOR.get(currency),
                      pay_floor_name="Prolific's minimum pay", rejection_categories=CATEGORIES,
                      category_values=CATEGORY_VALUES, speed_reject_min_sd=MIN_SPEED_SD, compensates_with="bonus",
+                     time_name="Time taken",
                      code_outcomes={normalize(code): outcome for code, outcome in codes.items()})
 
     def environment(self, settings) -> str:

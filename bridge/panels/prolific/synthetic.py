@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -120,14 +121,14 @@ def write_export(study: Study, path: Path, *, seed: int = 7) -> Path:
     return path
 
 
-def write_survey(study: Study, path: Path) -> Path:
+def write_survey(study: Study, path: Path, *, extra: Sequence[str] = ()) -> Path:
     """The Qualtrics export of the study's survey: `PROLIFIC_PID`, `STUDY_ID`, `SESSION_ID`
-    and a `bonus` column as embedded data."""
+    and a `bonus` column as embedded data, then the `extra` columns (`write_qualtrics_csv`)."""
     def values(p: Participant) -> list[str]:
         return [p.extra.get("survey_pid", p.worker_id), study.study_id if p.worker_id else "",
                 p.extra.get("session", ""), p.bonus]
 
-    return write_qualtrics_csv(study.wave, path, embedded=SURVEY_EMBEDDED, values=values)
+    return write_qualtrics_csv(study.wave, path, embedded=SURVEY_EMBEDDED, values=values, extra=extra)
 
 
 # LimeSurvey's response export (bridge/sources/presets/limesurvey.toml): its metadata columns,
