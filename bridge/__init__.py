@@ -1,3 +1,3 @@
-"""survey-bridge: close out an MTurk wave recruited into a Qualtrics survey."""
+"""survey-bridge: close out a wave of crowd work (Prolific, MTurk) recruited into a survey."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
