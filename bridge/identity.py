@@ -80,7 +80,7 @@ def split_survey(survey: SurveyTable, column: str | None, identity: Identity
             f"responses are matched. {NOTHING_DONE}")
     if not known & counts.keys():
         raise SourceError(
-            f"The wave's {word} is named differently: {identity.named_by} say {', '.join(sorted(known))}; the "
+            f"The wave's {word} is named differently: it is {', '.join(sorted(known))} by {identity.named_by}; the "
             f"survey's column {column!r} ({survey.source}) names {shown(counts)}. The survey export is likely "
             f"another {word}'s (or the export of the panel is): check both files. {NOTHING_DONE}")
     if counts.keys() <= known:

@@ -37,7 +37,7 @@ def test_a_survey_of_another_study_is_refused_naming_its_study_column(emu, tmp_p
     result = run("close-out", wrong.config, *NOW)
 
     assert result.exit_code == 1, result.output
-    assert f"the export's file name (prolific_export_{ours.study_id}.csv) say {ours.study_id}" in result.output
+    assert f"it is {ours.study_id} by the export's file name (prolific_export_{ours.study_id}.csv)" in result.output
     assert f"the survey's column 'STUDY_ID'" in result.output and f"{theirs.study_id} (10 responses)" in result.output
     assert not wrong.out.exists()
 
