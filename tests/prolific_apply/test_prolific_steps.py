@@ -151,9 +151,6 @@ def study_against(emu, folder: Path, extra: str) -> Path:
     prev, eligible = emu.add_group("Prev"), emu.add_group("Eligible")
     text = (SAMPLE / "study.toml").read_text()
     text = text.replace('environment = "production"', f'environment = "{emu.url}"')
-    # Without the sample's fair-pay top-ups: a top-up on a capped bonus makes the sample's
-    # unedited workbook exceed max_per_worker in `apply` (reported to the lead separately).
-    text = text.replace('hourly = "9.00"', "# hourly: off")
     text = text.replace('prev_worker = "6543aaaa0000000000000001"', f'prev_worker = "{prev}"')
     text = text.replace('eligible_worker = "6543bbbb0000000000000002"',
                         f'eligible_worker = "{eligible}"\nrevoke_eligible_on_flag = true')
