@@ -44,6 +44,34 @@ SCHEMA_VERSION = 3
 # Kinds whose target is not the submission (the others: approve, reject, override, bonus).
 _BY_GROUP, _BY_PARTICIPANT, _BY_TASK = ("grant", "revoke"), ("notify", "compensate"), ("expire",)
 
+
+
+def actions_table(name: str, *, seq: str) -> str:
+    """The one `actions` table both backends keep (each names its own type for `seq`)."""
+    return f"""CREATE TABLE IF NOT EXISTS {name} (
+    key TEXT PRIMARY KEY,
+    seq {seq} NOT NULL,
+    panel TEXT NOT NULL DEFAULT '',
+    environment TEXT NOT NULL,
+    scope TEXT NOT NULL DEFAULT '',
+    wave TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL,
+    submission_id TEXT NOT NULL DEFAULT '',
+    participant_id TEXT NOT NULL DEFAULT '',
+    task_id TEXT NOT NULL DEFAULT '',
+    group_id TEXT NOT NULL DEFAULT '',
+    amount TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed', 'skipped')),
+    phase TEXT NOT NULL DEFAULT '',
+    request_id TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    batch_id TEXT NOT NULL DEFAULT '',
+    seen_at TEXT NOT NULL DEFAULT ''
+)"""
+
+
 ENTRY_COLUMNS = ("key, kind, submission_id, participant_id, task_id, group_id, amount, status, request_id, detail, "
                  "attempts, updated_at, batch_id, phase, seen_at")
 ROW_COLUMNS = ("key, seq, panel, environment, scope, wave, kind, submission_id, participant_id, task_id, group_id, "

@@ -19,7 +19,7 @@ import os
 from typing import Any, Sequence
 
 from bridge.errors import InputError, SafetyRefusal
-from bridge.ledger.base import SCHEMA_VERSION, Ledger, now_text
+from bridge.ledger.base import SCHEMA_VERSION, Ledger, actions_table, now_text
 from bridge.ledger.location import shown
 from bridge.ledger.sqlite import holder
 from bridge.redact import redact
@@ -30,28 +30,7 @@ _DDL = (
     f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
     f"CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     f"CREATE SEQUENCE IF NOT EXISTS {SCHEMA}.actions_seq",
-    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.actions (
-    key TEXT PRIMARY KEY,
-    seq BIGINT NOT NULL,
-    panel TEXT NOT NULL DEFAULT '',
-    environment TEXT NOT NULL,
-    scope TEXT NOT NULL DEFAULT '',
-    wave TEXT NOT NULL DEFAULT '',
-    kind TEXT NOT NULL,
-    submission_id TEXT NOT NULL DEFAULT '',
-    participant_id TEXT NOT NULL DEFAULT '',
-    task_id TEXT NOT NULL DEFAULT '',
-    group_id TEXT NOT NULL DEFAULT '',
-    amount TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed', 'skipped')),
-    phase TEXT NOT NULL DEFAULT '',
-    request_id TEXT NOT NULL DEFAULT '',
-    detail TEXT NOT NULL DEFAULT '',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL,
-    batch_id TEXT NOT NULL DEFAULT '',
-    seen_at TEXT NOT NULL DEFAULT ''
-)""",
+    actions_table(f"{SCHEMA}.actions", seq="BIGINT"),
     f"CREATE INDEX IF NOT EXISTS actions_scope ON {SCHEMA}.actions (panel, environment, scope)",
     f"CREATE INDEX IF NOT EXISTS actions_order ON {SCHEMA}.actions (seq)",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.locks (

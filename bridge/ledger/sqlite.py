@@ -27,32 +27,11 @@ from typing import Any, Sequence
 
 from bridge.errors import InputError, SafetyRefusal
 from bridge.files import disk_message, umask_mode
-from bridge.ledger.base import SCHEMA_VERSION, Ledger, now_text
+from bridge.ledger.base import SCHEMA_VERSION, Ledger, actions_table, now_text
 
 _TABLES = {
     "meta": "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "actions": """CREATE TABLE IF NOT EXISTS actions (
-    key TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    panel TEXT NOT NULL DEFAULT '',
-    environment TEXT NOT NULL,
-    scope TEXT NOT NULL DEFAULT '',
-    wave TEXT NOT NULL DEFAULT '',
-    kind TEXT NOT NULL,
-    submission_id TEXT NOT NULL DEFAULT '',
-    participant_id TEXT NOT NULL DEFAULT '',
-    task_id TEXT NOT NULL DEFAULT '',
-    group_id TEXT NOT NULL DEFAULT '',
-    amount TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed', 'skipped')),
-    phase TEXT NOT NULL DEFAULT '',
-    request_id TEXT NOT NULL DEFAULT '',
-    detail TEXT NOT NULL DEFAULT '',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL,
-    batch_id TEXT NOT NULL DEFAULT '',
-    seen_at TEXT NOT NULL DEFAULT ''
-)""",
+    "actions": actions_table("actions", seq="INTEGER"),
 }
 _INDEXES = ("CREATE INDEX IF NOT EXISTS actions_scope ON actions (panel, environment, scope)",
             "CREATE INDEX IF NOT EXISTS actions_seq ON actions (seq)")
