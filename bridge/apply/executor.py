@@ -49,7 +49,7 @@ from datetime import datetime, timedelta, timezone
 from bridge.actions import LABELS, STAGES, Action, Kind
 from bridge.apply import paying, stages
 from bridge.apply.stages import Record, Result
-from bridge.ledger import DONE, ELSEWHERE, FAILED, FINAL, PAID, PENDING, SKIPPED, Entry, Ledger
+from bridge.ledger import CONFIRMED, DONE, ELSEWHERE, FAILED, FINAL, PAID, PAYING, PENDING, SKIPPED, Entry, Ledger
 from bridge.market import BatchRefused, Marketplace, MarketplaceError, Outcome, Reply
 from bridge.models import State
 
@@ -63,6 +63,14 @@ _FROM = {Kind.OVERRIDE: (State.REJECTED, State.PENDING)}
 Decided = Mapping[str, tuple[State, "datetime | None"]]  # submission -> (state read, when decided)
 _PAID_KINDS = (Kind.BONUS, Kind.COMPENSATE)  # what can be paid on a submission
 _ELSEWHERE_WHY = "decided elsewhere, before this ledger sent anything"
+_MAY_HAVE_PAID = (PAYING, PAID, CONFIRMED)  # phases from the pay call on
+
+
+def _never_sent(entry: Entry | None) -> bool:
+    """No record of this ledger sending the change: no row, or one whose failure left the
+    panel unchanged (`failed`: nothing reached it, or it refused). A decision the panel
+    shows for it was made by another run (SPEC 13)."""
+    return entry is None or entry.status == FAILED
 
 
 @dataclass(slots=True)
@@ -102,6 +110,10 @@ class Executor:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.wait_until: datetime | None = None
         self.found: set[str] = set()  # keys found already done on the panel (see Outcomes.found)
+        # Changes this ledger never sent whose state could not be read before sending: if the
+        # panel then accepts them, another run may have decided them first (SPEC 13), so their
+        # approval counts as decided elsewhere and its bonus waits.
+        self.unread: set[str] = set()
 
     def todo(self, actions: Iterable[Action]) -> list[Action]:
         """The actions not yet final (done or skipped) in the ledger."""
@@ -157,8 +169,7 @@ class Executor:
             state = states.get(a.submission_id)
             if state is _TARGET[a.kind]:
                 done = self._by_state(a, state, "found before sending")
-                fresh = self.ledger.key(a) not in entries and self.watches_elsewhere
-                records.append((*done[:4], ELSEWHERE) if fresh else done)
+                records.append((*done[:4], self._elsewhere) if _never_sent(entries.get(self.ledger.key(a))) else done)
         out = self.record_all(records, found=True)
         # Bonuses of work found approved, or approved before this plan (no approval to send).
         approved = {a.submission_id for a in changes if states.get(a.submission_id) is State.APPROVED}
@@ -232,13 +243,29 @@ class Executor:
 
     def _guarded(self, batch: list[Action], job: Callable[[], dict[Action, Result]]) -> dict[Action, Result]:
         """Run one job; an error it did not place on an item fails the whole batch (retried
-        next run), so no action is ever left unaccounted for."""
+        next run), so no action is ever left unaccounted for. A payment that may have gone
+        out (its pay call made: `paying` or later) is never turned into `failed`, which
+        would send it again: it is left for the next run to settle from what the panel shows."""
         try:
             return job()
         except MarketplaceError as exc:
-            return {a: self.record(a, FAILED, detail=str(exc)) for a in batch}
+            return self._failed_batch(batch, str(exc))
         except Exception as exc:  # a bug must not leave the actions unaccounted for
-            return {a: self.record(a, FAILED, detail=f"{type(exc).__name__}: {exc}") for a in batch}
+            return self._failed_batch(batch, f"{type(exc).__name__}: {exc}")
+
+    def _failed_batch(self, batch: list[Action], why: str) -> dict[Action, Result]:
+        entries = self.ledger.entries()
+        out: dict[Action, Result] = {}
+        for a in batch:
+            e = entries.get(self.ledger.key(a))
+            if e is not None and a.kind in _PAID_KINDS and e.status == DONE:
+                out[a] = (DONE, e.detail)  # recorded paid before the error: it stays so
+            elif e is not None and a.kind in _PAID_KINDS and e.status == PENDING and e.phase in _MAY_HAVE_PAID:
+                out[a] = self.record(a, PENDING, detail=f"outcome unknown ({why}); not paid again: the next run "
+                                                        f"settles it from what {self.market.panel} shows paid")
+            else:
+                out[a] = self.record(a, FAILED, detail=why)
+        return out
 
     # --- approvals and rejections ---------------------------------------------------------
 
@@ -255,7 +282,7 @@ class Executor:
             # folder, a lost ledger, a downloaded export older than the panel): read the
             # states before sending, so that its bonus waits rather than being paid again.
             entries = self.ledger.entries()
-            fresh = [a for a in batch if self.ledger.key(a) not in entries]
+            fresh = [a for a in batch if _never_sent(entries.get(self.ledger.key(a)))]
             if fresh:
                 settled = self._guarded(fresh, lambda: self._settle_by_state(fresh, _ELSEWHERE_WHY, phase=ELSEWHERE))
                 finished({a: r for a, r in settled.items() if r is not None})
@@ -279,12 +306,19 @@ class Executor:
         payments show late and the settle window is not zero."""
         return self.market.payments_show_late and self.settle > timedelta(0)
 
+    @property
+    def _elsewhere(self) -> str | None:
+        """The phase of a decision found on the panel that this ledger never sent."""
+        return ELSEWHERE if self.watches_elsewhere else None
+
     def _settle_by_state(self, actions: list[Action], why: str, *, phase: str | None = None
                          ) -> dict[Action, Result | None]:
-        """Decide from each submission's state on the panel; None where it still awaits review."""
+        """Decide from each submission's state on the panel; None where it still awaits
+        review, or where its state could not be read (`unread` collects those)."""
         states = self.market.states(actions)
         records = [(*r[:4], phase) for a in actions if (state := states.get(a.submission_id)) is not None
                    and (r := self._by_state(a, state, why)) is not None]
+        self.unread.update(self.ledger.key(a) for a in actions if a.submission_id not in states)
         out: dict[Action, Result | None] = {a: None for a in actions}
         out.update(self.record_all(records, found=True))
         return out
@@ -305,14 +339,15 @@ class Executor:
         for a in batch:
             reply = replies.get(a.submission_id) or Reply.failed(f"{self.market.panel} did not answer for it")
             if reply.outcome is Outcome.ACCEPTED:
-                records.append((a, DONE, reply.request_id, reply.detail, None))
+                unsure_whose = self.ledger.key(a) in self.unread
+                records.append((a, DONE, reply.request_id, reply.detail, self._elsewhere if unsure_whose else None))
             elif reply.outcome is Outcome.REFUSED:
                 settled = self._by_state(a, reply.state, f"{self.market.panel} refused a second change") \
                     if reply.state is not None else None
                 if settled is None:
                     unsure[a] = reply.detail
                 else:
-                    found.append(settled)
+                    found.append((*settled[:4], self._elsewhere))  # decided before this run's call
             else:
                 records.append((a, FAILED, "", reply.detail, None))
         out = self.record_all(records)
@@ -348,7 +383,8 @@ class Executor:
         """An approval refused alone: its state settles it (approved already: done; returned,
         rejected: skipped); otherwise (an unknown id) it fails with the panel's reason."""
         try:
-            settled = self._settle_by_state([action], f"{self.market.panel} refused the approval")[action]
+            settled = self._settle_by_state([action], f"{self.market.panel} refused the approval",
+                                            phase=self._elsewhere)[action]
         except MarketplaceError:
             settled = None
         return settled or self.refused(action, exc)
