@@ -5,7 +5,7 @@ Prolific's OpenAPI file (see `openapi_support`)."""
 from __future__ import annotations
 
 import pytest
-from openapi_support import assert_conform
+from openapi_support import answers_conform_to_openapi, emulator_maker, started  # noqa: F401
 from prolific_support import Api, FakeClock
 
 from bridge.panels.prolific.emulator import ProlificEmulator
@@ -17,35 +17,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def started():
-    """Every emulator a test started; stopped afterwards."""
-    emulators: list[ProlificEmulator] = []
-    yield emulators
-    for emu in emulators:
-        emu.__exit__(None, None, None)
-
-
-@pytest.fixture(autouse=True)
-def answers_conform_to_openapi(started):
-    """After each test, every exchange of its emulators against prolific-openapi.yml."""
-    yield
-    assert_conform(started)
-
-
-@pytest.fixture
 def make_emu(clock: FakeClock, started):
     """Start emulators with any constructor arguments (recording, on the fixture's clock,
     asynchronous work due after 50 ms unless told)."""
-
-    def make(**kwargs) -> ProlificEmulator:
-        kwargs.setdefault("clock", clock)
-        kwargs.setdefault("record", True)
-        kwargs.setdefault("async_delay", 0.05)
-        emu = ProlificEmulator(**kwargs).__enter__()
-        started.append(emu)
-        return emu
-
-    return make
+    return emulator_maker(started, ProlificEmulator, clock=clock, async_delay=0.05)
 
 
 @pytest.fixture

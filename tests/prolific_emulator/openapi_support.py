@@ -181,3 +181,36 @@ def assert_conform(emulators: list) -> None:
         return
     problems = check_exchanges(spec, exchanges)
     assert not problems, "answers that do not conform to prolific-openapi.yml:\n" + "\n".join(problems)
+
+
+# --- The fixtures every suite that serves a Prolific emulator shares -------------------------
+# A suite's conftest imports `started` and `answers_conform_to_openapi` from here, and makes
+# its `make_emu` with `emulator_maker`, naming its emulator class and its defaults.
+
+
+@pytest.fixture
+def started():
+    """Every emulator a test started; stopped afterwards."""
+    emulators: list = []
+    yield emulators
+    for emu in emulators:
+        emu.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def answers_conform_to_openapi(started):
+    """After each test, every exchange of its emulators against prolific-openapi.yml."""
+    yield
+    assert_conform(started)
+
+
+def emulator_maker(started: list, emulator: type, **defaults: Any):
+    """A function starting emulators of class `emulator` (recording every exchange, with
+    `defaults` unless the test says otherwise), each stopped after the test."""
+
+    def make(**kwargs: Any):
+        emu = emulator(**{"record": True, **defaults, **kwargs}).__enter__()
+        started.append(emu)
+        return emu
+
+    return make

@@ -13,35 +13,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "prolific_emulator"))
 sys.path.insert(0, str(HERE.parent / "prolific_apply"))
 
-from openapi_support import assert_conform  # noqa: E402
+from openapi_support import answers_conform_to_openapi, emulator_maker, started  # noqa: E402, F401
 from prolific_apply_support import FaultyEmulator  # noqa: E402
 
 
 @pytest.fixture
-def started():
-    emulators: list[FaultyEmulator] = []
-    yield emulators
-    for emu in emulators:
-        emu.__exit__(None, None, None)
-
-
-@pytest.fixture(autouse=True)
-def answers_conform_to_openapi(started):
-    yield
-    assert_conform(started)
-
-
-@pytest.fixture
 def make_emu(started):
-    def make(**kwargs) -> FaultyEmulator:
-        kwargs.setdefault("record", True)
-        kwargs.setdefault("async_delay", 0.0)
-        kwargs.setdefault("fee_rate", "0.333")
-        emu = FaultyEmulator(**kwargs).__enter__()
-        started.append(emu)
-        return emu
-
-    return make
+    return emulator_maker(started, FaultyEmulator, async_delay=0.0, fee_rate="0.333")
 
 
 @pytest.fixture
