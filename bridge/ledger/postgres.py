@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from typing import Any, Sequence
 
 from bridge.errors import InputError, SafetyRefusal
@@ -25,6 +26,7 @@ from bridge.ledger.sqlite import holder
 from bridge.redact import redact
 
 SCHEMA = "survey_bridge"
+HOLDER_READS, HOLDER_WAIT = 20, 0.05  # up to a second for a new holder to name itself
 _SCHEMA_LOCK = 0x5B_1D_6E_00  # serialises creating and migrating the schema
 _DDL = (
     f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
@@ -155,14 +157,24 @@ class PostgresLedger(Ledger):
             if self.lock_scope(self.panel, self.environment, scope):
                 self.exclusive = True
                 continue
-            name = self._scope_key(scope)
-            row = self._db.execute("SELECT holder FROM locks WHERE scope_key = %s", (name,)).fetchone()
+            row = self._holder_of(self._scope_key(scope))
             self._db.execute("SELECT pg_advisory_unlock_all()")
             self._held = []
             who = f" ({row[0]})" if row else ""
             raise SafetyRefusal(
                 f"another run is applying {scope} right now{who}, on the shared ledger at {self.location}. Nothing was "
                 "sent; wait for it to finish, then run again.")
+
+    def _holder_of(self, name: str) -> tuple | None:
+        """The holder the `locks` table names for a scope whose lock another run holds. The
+        holder takes the lock, then writes its row: a run refused between the two reads again
+        for a moment, so the message can name who holds it."""
+        for _ in range(HOLDER_READS):
+            row = self._db.execute("SELECT holder FROM locks WHERE scope_key = %s", (name,)).fetchone()
+            if row is not None:
+                return row
+            time.sleep(HOLDER_WAIT)
+        return None
 
     def lock_scope(self, panel: str, environment: str, scope: str) -> bool:
         """Take the advisory lock of one scope on this connection and name this run as its
